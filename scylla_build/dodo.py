@@ -1,0 +1,78 @@
+"""What a dodo.py needs: DOIT_CONFIG and the task generator of one experiment."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from doit.exceptions import InvalidDodoFile
+
+from scylla_build.build import open_build
+from scylla_build.errors import ScyllaError
+from scylla_build.experiment import load_experiment
+from scylla_build.reporter import reporter_for
+from scylla_build.tasks import generate_tasks
+
+DEFAULT_EXPERIMENT = "hello-world"
+DEBUG_VARIABLE = "SCYLLA_DEBUG"
+TaskCreator = Callable[[], Iterator[dict[str, Any]]]
+
+
+def setup_logging() -> None:
+    """Send the package's INFO and above to stderr; doit owns stdout."""
+    logger = logging.getLogger("scylla_build")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("scylla: %(message)s"))
+        logger.addHandler(handler)
+        debug = os.environ.get(DEBUG_VARIABLE)
+        logger.setLevel(logging.DEBUG if debug else logging.INFO)
+
+
+def experiment_dodo(file: Path | str) -> tuple[dict[str, Any], TaskCreator]:
+    """Load an experiment; return DOIT_CONFIG and a `task_*` function for it.
+
+    Errors in the experiment become doit's InvalidDodoFile, which doit prints as
+    one message without a traceback (set SCYLLA_DEBUG=1 to see the traceback).
+    """
+    setup_logging()
+    try:
+        build = open_build(load_experiment(file))
+    except ScyllaError as err:
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        raise InvalidDodoFile(str(err)) from None
+    config = {
+        "backend": "scylla-sqlite",
+        "dep_file": str(build.layout.doit_db),
+        "continue": True,
+        "reporter": reporter_for(build),
+        "default_tasks": None,
+    }
+    build.layout.state.mkdir(parents=True, exist_ok=True)
+
+    def task_experiment() -> Iterator[dict[str, Any]]:
+        yield from generate_tasks(build)
+    task_experiment.__doc__ = f"experiment {build.experiment.name}"
+    return {k: v for k, v in config.items() if v is not None}, task_experiment
+
+
+def select_experiment(folder: Path | str, name: str | None) -> Path:
+    """Return experiments/NAME/experiment.toml.
+
+    NAME defaults to the only experiment there, else to hello-world.
+    """
+    folder = Path(folder)
+    if name is None:
+        found = sorted(p.parent.name for p in folder.glob("*/experiment.toml"))
+        name = found[0] if len(found) == 1 else DEFAULT_EXPERIMENT
+    file = folder / name / "experiment.toml"
+    if not file.is_file():
+        known = sorted(p.parent.name for p in folder.glob("*/experiment.toml"))
+        raise InvalidDodoFile(
+            f"{file}: no such experiment; choose one with doit experiment=NAME, "
+            f"NAME one of: {', '.join(known) or '(none)'}")
+    return file

@@ -1,0 +1,80 @@
+"""Executing a run: lay out the workspace, run the agent, run the judge.
+
+Nothing here writes the checkpoint (DESIGN 9): each step takes a run spec and
+returns what happened, so the same steps could run on another machine.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from scylla_build import overlay
+from scylla_build.outcome import ProcessOutcome
+from scylla_build.process import Invocation, invoke
+from scylla_build.run import RunSpec
+from scylla_build.worktree import Worktrees, commit_base, reset_to, write_diff
+
+AGENT_RESULT_VARIABLE = "SCYLLA_AGENT_RESULT"
+JUDGE_RESULT_VARIABLE = "SCYLLA_JUDGE_RESULT"
+REPORTED_NAME = "reported.json"
+
+
+def _worktrees(spec: RunSpec) -> Worktrees:
+    cache = spec.experiment.source.ensure_cached()
+    return Worktrees(cache, spec.layout.git_lock)
+
+
+def prepare_workspace(spec: RunSpec) -> str:
+    """Create the worktree at the pinned commit, lay the overlay, return the base."""
+    workspace = spec.paths.workspace
+    _worktrees(spec).create(workspace, spec.experiment.source.resolve())
+    overlay.lay(spec.subtest.overlay, workspace)
+    return commit_base(workspace, f"scylla-build: overlay of {spec.key}")
+
+
+def reset_workspace(spec: RunSpec, base: str) -> None:
+    """Return an existing workspace to its base commit, in place."""
+    workspace = spec.paths.workspace
+    _worktrees(spec).repair(workspace)
+    reset_to(workspace, base)
+
+
+def remove_workspace(spec: RunSpec) -> None:
+    """Remove a run's worktree and its registration."""
+    _worktrees(spec).remove(spec.paths.workspace)
+
+
+def run_agent(spec: RunSpec, base: str) -> ProcessOutcome:
+    """Run the agent in the workspace, then write its diff and result.json."""
+    paths = spec.paths
+    agent = spec.subtest.agent
+    reported = paths.agent_dir / REPORTED_NAME
+    outcome = invoke(Invocation(
+        argv=agent.fill(spec.placeholders()), cwd=paths.workspace,
+        env=spec.environment(agent, AGENT_RESULT_VARIABLE, str(reported)),
+        timeout=agent.timeout, log_dir=paths.agent_dir, result_file=reported))
+    write_diff(paths.workspace, base, paths.diff)
+    write_json(paths.agent_dir / "result.json", outcome.to_dict())
+    return outcome
+
+
+def run_judge(spec: RunSpec) -> ProcessOutcome:
+    """Run the judge in the workspace and write its result.json."""
+    paths = spec.paths
+    judge = spec.experiment.judge
+    reported = paths.judge_dir / REPORTED_NAME
+    outcome = invoke(Invocation(
+        argv=judge.fill(spec.placeholders()), cwd=paths.workspace,
+        env=spec.environment(judge, JUDGE_RESULT_VARIABLE, str(reported)),
+        timeout=judge.timeout, log_dir=paths.judge_dir, result_file=reported))
+    write_json(paths.judge_dir / "result.json", outcome.to_dict())
+    return outcome
+
+
+def write_json(path: Path, value: dict[str, Any]) -> None:
+    """Write a small JSON record for people and scripts to read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n",
+                    encoding="utf-8")

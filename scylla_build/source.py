@@ -1,0 +1,165 @@
+"""The source repository: where it is, the commit it pins, and the tool's cache."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import git
+from filelock import FileLock
+
+from scylla_build.errors import ConfigError
+from scylla_build.layout import ResultsLayout
+from scylla_build.schema import Table
+
+log = logging.getLogger(__name__)
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/\s]+@[^/\s]+:")
+_HEX = re.compile(r"[0-9a-fA-F]{4,40}")
+_FETCH_REFSPECS = ("+refs/heads/*:refs/scylla/heads/*",
+                   "+refs/tags/*:refs/scylla/tags/*")
+# Git must never stop to ask for a password in the middle of a build.
+GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+
+
+class SourceSpec:
+    """Where the source comes from and the commit it is pinned to."""
+
+    def __init__(self, file: Path, repo: str, commit: str, location: str,
+                 results: Path) -> None:
+        self.file = file
+        self.repo = repo
+        self.commit = commit
+        self.location = location
+        self.layout = ResultsLayout(results.absolute())
+        self.sha = ""
+
+    @property
+    def is_local_repo(self) -> bool:
+        return Path(self.location).is_dir()
+
+    def fail(self, key: str, problem: str, fix: str) -> ConfigError:
+        """Build a ConfigError about a key of [source]."""
+        return ConfigError(self.file, f"[source].{key}", problem, fix)
+
+    def resolve(self) -> str:
+        """Resolve `commit` to a full sha, once; raise ConfigError if impossible."""
+        if not self.sha:
+            self.sha = self._resolve()
+        return self.sha
+
+    def _resolve(self) -> str:
+        if self.is_local_repo:
+            return self._resolve_in_repo()
+        heads = self._list_heads()
+        for name in (self.commit, f"refs/heads/{self.commit}",
+                     f"refs/tags/{self.commit}"):
+            peeled = heads.get(f"{name}^{{}}") or heads.get(name)
+            if peeled:
+                return peeled
+        if _HEX.fullmatch(self.commit):
+            return self._resolve_in_cache()
+        raise self.fail("commit", f"{self.commit!r} is not a branch, tag or sha "
+                        f"of {self.repo}",
+                        f"use one of: {', '.join(_short_names(heads)) or '(none)'}")
+
+    def _resolve_in_repo(self) -> str:
+        try:
+            repo = git.Repo(self.location)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as err:
+            raise self.fail("repo", f"{self.repo!r} is not a git repository",
+                            "point repo at a git repository, bundle or URL") from err
+        with repo:
+            try:
+                return repo.commit(self.commit).hexsha
+            except (git.BadName, ValueError) as err:
+                raise self.fail("commit", f"{self.commit!r} does not exist in "
+                                f"{self.repo}", "use a branch, tag or sha that "
+                                "exists there") from err
+
+    def _list_heads(self) -> dict[str, str]:
+        """Return ref name to sha for a bundle or a remote URL."""
+        runner = git.Git()
+        try:
+            if Path(self.location).is_file():
+                text = runner.bundle("list-heads", self.location)
+            else:
+                text = runner.ls_remote(self.location, env=GIT_ENV)
+        except git.GitCommandError as err:
+            raise self.fail("repo", f"{self.repo!r} is not a git repository, "
+                            f"bundle or reachable URL ({_last_line(err)})",
+                            "point repo at a git repository, bundle or URL") from err
+        heads = {}
+        for line in text.splitlines():
+            sha, _, name = line.partition(" ") if " " in line else line.partition("\t")
+            heads[name.strip()] = sha.strip()
+        return heads
+
+    def _resolve_in_cache(self) -> str:
+        self.fetch()
+        with git.Repo(self.layout.source_cache) as cache:
+            try:
+                return cache.commit(self.commit).hexsha
+            except (git.BadName, ValueError) as err:
+                raise self.fail("commit", f"{self.commit!r} does not exist in "
+                                f"{self.repo}", "use a branch, tag or sha that "
+                                "exists there") from err
+
+    def ensure_cached(self) -> Path:
+        """Make sure the cache clone holds the pinned commit; return its path."""
+        cache = self.layout.source_cache
+        if not _has_commit(cache, self.resolve()):
+            self.fetch()
+        return cache
+
+    def fetch(self) -> None:
+        """Fetch the source's branches and tags into the cache clone."""
+        cache = self.layout.source_cache
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(self.layout.git_lock):
+            repo = (git.Repo(cache) if (cache / "HEAD").exists()
+                    else git.Repo.init(cache, bare=True))
+            with repo:
+                log.info("fetching %s into %s", self.repo, cache)
+                repo.git.fetch("--quiet", self.location, *_FETCH_REFSPECS,
+                               env=GIT_ENV)
+
+
+def _has_commit(cache: Path, sha: str) -> bool:
+    if not (cache / "HEAD").exists():
+        return False
+    with git.Repo(cache) as repo:
+        try:
+            repo.git.cat_file("-e", f"{sha}^{{commit}}")
+        except git.GitCommandError:
+            return False
+    return True
+
+
+def _short_names(heads: dict[str, str]) -> list[str]:
+    names = [name.removeprefix("refs/heads/").removeprefix("refs/tags/")
+             for name in heads if not name.endswith("^{}")]
+    return sorted(set(names))[:10]
+
+
+def _last_line(err: git.GitCommandError) -> str:
+    text = str(err.stderr or err).strip().splitlines()
+    return text[-1].strip() if text else "git failed"
+
+
+def read_source(table: Table, experiment_dir: Path, results: Path) -> SourceSpec:
+    """Read [source]; the commit is resolved later, after all other checks."""
+    repo = table.string("repo", example='"source.bundle"')
+    commit = table.string("commit", "HEAD", example='"main"')
+    table.finish()
+    if _URL.match(repo):
+        location = repo
+    else:
+        path = experiment_dir / repo
+        if not path.exists():
+            table.fail("repo", f"names {repo!r}, which does not exist in "
+                       f"{experiment_dir}", "point repo at a git repository, "
+                       "bundle or URL")
+        location = str(path.absolute())
+    return SourceSpec(table.file, repo, commit, location, results)

@@ -1,0 +1,131 @@
+"""When each task of a run is up to date (DESIGN 5), with the reason in words.
+
+doit evaluates these one task at a time in its main process, before it runs a
+task and after that task's dependencies ran. Each answer is remembered for the
+rest of the process, so a workspace found stale keeps its run and judge stale
+even after the workspace task rewrote the checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from doit.dependency import UptodateCalculator
+
+from scylla_build.build import Build
+from scylla_build.layout import RunKey
+from scylla_build.outcome import Status
+
+log = logging.getLogger(__name__)
+
+UP_TO_DATE = None
+Reason = str | None
+
+
+class Freshness:
+    """Decide and remember, per run, why its tasks must run (None: they need not)."""
+
+    def __init__(self, build: Build) -> None:
+        self.build = build
+        self._workspace: dict[RunKey, Reason] = {}
+        self._run: dict[RunKey, Reason] = {}
+
+    def workspace(self, key: RunKey) -> Reason:
+        if key not in self._workspace:
+            self._workspace[key] = self._workspace_reason(key)
+        return self._workspace[key]
+
+    def run(self, key: RunKey, values: dict[str, Any]) -> Reason:
+        if key not in self._run:
+            self._run[key] = self.workspace(key) or _forgotten(
+                self.build.checkpoint.entry(key), values)
+        return self._run[key]
+
+    def judge(self, key: RunKey, run_values: dict[str, Any]) -> Reason:
+        """Judge reasons are not remembered: nothing downstream reads them."""
+        stale = self.run(key, run_values)
+        if stale:
+            return stale
+        entry = self.build.checkpoint.entry(key) or {}
+        if entry.get("status") not in (Status.PASSED, Status.FAILED):
+            return f"checkpoint: {key} has no verdict yet"
+        current = self.build.judge_signature
+        recorded = entry.get("judge_signature", "")
+        if recorded != current.digest:
+            parts = self.build.checkpoint.signature_parts(recorded)
+            return current.explain(recorded, parts)
+        return UP_TO_DATE
+
+    def _workspace_reason(self, key: RunKey) -> Reason:
+        entry = self.build.checkpoint.entry(key)
+        if entry is None:
+            return f"checkpoint: no record of {key}"
+        status = entry.get("status")
+        if not self.build.agent_done(status):
+            return _status_words(key, entry)
+        current = self.build.agent_signature(key)
+        recorded = entry.get("agent_signature", "")
+        if recorded != current.digest:
+            parts = self.build.checkpoint.signature_parts(recorded)
+            return current.explain(recorded, parts)
+        if not self.build.spec(key).paths.workspace.is_dir():
+            return "workspace missing"
+        return UP_TO_DATE
+
+
+def _status_words(key: RunKey, entry: dict[str, Any]) -> str:
+    status = entry.get("status")
+    if status == Status.RUNNING:
+        return f"checkpoint: {key} never finished"
+    reason = entry.get("reason")
+    suffix = f" ({reason})" if reason and reason != "judged" else ""
+    return f"checkpoint: {key} {status}{suffix}"
+
+
+def _forgotten(entry: dict[str, Any] | None, values: dict[str, Any]) -> Reason:
+    if not values:
+        return "forgotten: doit holds no record of this run"
+    if entry is None or values.get("attempt") != entry.get("attempt"):
+        return "doit's record is of another attempt"
+    return UP_TO_DATE
+
+
+class _Check(UptodateCalculator):  # type: ignore[misc]  # doit ships no types
+    """A doit `uptodate` callable whose repr is the reason it is stale."""
+
+    def __init__(self, freshness: Freshness, key: RunKey) -> None:
+        super().__init__()
+        self.freshness = freshness
+        self.key = key
+        self.reason: Reason = "not checked yet"
+
+    def __call__(self, task: Any, values: dict[str, Any]) -> bool:
+        try:
+            self.reason = self.decide(values)
+        except Exception as err:
+            log.warning("%s: could not check %s: %s", task.name, self.key, err)
+            self.reason = f"check failed: {err}"
+        return self.reason is UP_TO_DATE
+
+    def decide(self, values: dict[str, Any]) -> Reason:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return self.reason or "up to date"
+
+
+class WorkspaceCheck(_Check):
+    def decide(self, values: dict[str, Any]) -> Reason:
+        return self.freshness.workspace(self.key)
+
+
+class RunCheck(_Check):
+    def decide(self, values: dict[str, Any]) -> Reason:
+        return self.freshness.run(self.key, values)
+
+
+class JudgeCheck(_Check):
+    def decide(self, values: dict[str, Any]) -> Reason:
+        run_values = self.get_val(f"run:{self.key}", "_values_:") or {}
+        return self.freshness.judge(self.key, run_values)
