@@ -24,7 +24,7 @@ def archive_previous(paths: RunPaths, previous: int | None) -> int:
         target.mkdir(parents=True)
         for entry in present:
             os.replace(entry, target / entry.name)
-        log.info("%s: attempt %d archived to %s", paths.root, previous, target)
+        log.debug("%s: attempt %d archived to %s", paths.root, previous, target)
     return previous + 1
 
 

@@ -7,6 +7,7 @@ returns what happened, so the same steps could run on another machine.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,9 @@ def run_judge(spec: RunSpec) -> ProcessOutcome:
 
 
 def write_json(path: Path, value: dict[str, Any]) -> None:
-    """Write a small JSON record for people and scripts to read."""
+    """Write a small JSON record atomically, for people and scripts to read."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n",
-                    encoding="utf-8")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n",
+                         encoding="utf-8")
+    os.replace(temporary, path)

@@ -40,6 +40,11 @@ class BuildLock:
                         self.results, previous)
         self.pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
 
+    @property
+    def held(self) -> bool:
+        """Say whether this process holds the lock."""
+        return bool(self._lock.is_locked)
+
     def release(self) -> None:
         """Drop the lock if this process holds it."""
         if self._lock.is_locked:

@@ -16,7 +16,7 @@ from doit.exceptions import InvalidTask
 from doit.reporter import ConsoleReporter
 
 from scylla_build.build import Build
-from scylla_build.errors import LockHeldError
+from scylla_build.errors import ScyllaError
 from scylla_build.layout import RunKey
 from scylla_build.lock import BuildLock
 
@@ -44,7 +44,8 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
         def initialize(self, tasks: Any, selected_tasks: Any) -> None:
             try:
                 self.lock.acquire()
-            except LockHeldError as err:
+                build.checkpoint.fold()
+            except ScyllaError as err:
                 raise InvalidTask(str(err)) from err
             interrupt_on_termination()
             super().initialize(tasks, selected_tasks)
@@ -60,6 +61,8 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
         def complete_run(self) -> None:
             try:
                 super().complete_run()
+                if self.lock.held:
+                    build.checkpoint.fold()
             finally:
                 self.lock.release()
                 sys.stdout.flush()

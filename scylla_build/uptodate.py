@@ -9,6 +9,8 @@ even after the workspace task rewrote the checkpoint.
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable
 from typing import Any
 
 from doit.dependency import UptodateCalculator
@@ -23,28 +25,34 @@ UP_TO_DATE = None
 Reason = str | None
 
 
+ForgottenAt = Callable[[str], "float | None"]
+NEVER_RECORDED = math.inf
+
+
 class Freshness:
     """Decide and remember, per run, why its tasks must run (None: they need not)."""
 
     def __init__(self, build: Build) -> None:
         self.build = build
+        self.forgotten_at: ForgottenAt = lambda name: None
         self._workspace: dict[RunKey, Reason] = {}
         self._run: dict[RunKey, Reason] = {}
 
     def workspace(self, key: RunKey) -> Reason:
         if key not in self._workspace:
-            self._workspace[key] = self._workspace_reason(key)
+            self._workspace[key] = (self._workspace_reason(key)
+                                    or self._forgotten("workspace", key, "started"))
         return self._workspace[key]
 
-    def run(self, key: RunKey, values: dict[str, Any]) -> Reason:
+    def run(self, key: RunKey) -> Reason:
         if key not in self._run:
-            self._run[key] = self.workspace(key) or _forgotten(
-                self.build.checkpoint.entry(key), values)
+            self._run[key] = (self.workspace(key)
+                              or self._forgotten("run", key, "started"))
         return self._run[key]
 
-    def judge(self, key: RunKey, run_values: dict[str, Any]) -> Reason:
+    def judge(self, key: RunKey) -> Reason:
         """Judge reasons are not remembered: nothing downstream reads them."""
-        stale = self.run(key, run_values)
+        stale = self.run(key)
         if stale:
             return stale
         entry = self.build.checkpoint.entry(key) or {}
@@ -55,6 +63,23 @@ class Freshness:
         if recorded != current.digest:
             parts = self.build.checkpoint.signature_parts(recorded)
             return current.explain(recorded, parts)
+        return self._forgotten("judge", key, "judged")
+
+    def _forgotten(self, step: str, key: RunKey, field: str) -> Reason:
+        """Say whether `doit forget` removed this task's record since it last ran.
+
+        A record merely lost in a crash leaves no tombstone: the checkpoint,
+        which says the step finished, is trusted then.
+        """
+        removed = self.forgotten_at(f"{step}:{key}")
+        if removed is None:
+            return UP_TO_DATE
+        entry = self.build.checkpoint.entry(key) or {}
+        ran_at = entry.get(field)
+        if not isinstance(ran_at, (int, float)) or removed > ran_at:
+            if removed == NEVER_RECORDED:
+                return "doit holds no record of this task"
+            return f"forgotten: doit forget removed {step}:{key}"
         return UP_TO_DATE
 
     def _workspace_reason(self, key: RunKey) -> Reason:
@@ -83,14 +108,6 @@ def _status_words(key: RunKey, entry: dict[str, Any]) -> str:
     return f"checkpoint: {key} {status}{suffix}"
 
 
-def _forgotten(entry: dict[str, Any] | None, values: dict[str, Any]) -> Reason:
-    if not values:
-        return "forgotten: doit holds no record of this run"
-    if entry is None or values.get("attempt") != entry.get("attempt"):
-        return "doit's record is of another attempt"
-    return UP_TO_DATE
-
-
 class _Check(UptodateCalculator):  # type: ignore[misc]  # doit ships no types
     """A doit `uptodate` callable whose repr is the reason it is stale."""
 
@@ -99,6 +116,17 @@ class _Check(UptodateCalculator):  # type: ignore[misc]  # doit ships no types
         self.freshness = freshness
         self.key = key
         self.reason: Reason = "not checked yet"
+
+    def setup(self, dep_manager: Any, tasks_dict: Any) -> None:
+        """Read forget tombstones from the durable backend, or fall back."""
+        backend = dep_manager.backend
+        if hasattr(backend, "forgotten_at"):
+            self.freshness.forgotten_at = backend.forgotten_at
+        else:
+            # Another backend keeps no tombstones: a missing record is
+            # taken as forgotten, as doit itself would.
+            self.freshness.forgotten_at = (
+                lambda name: None if dep_manager._in(name) else NEVER_RECORDED)
 
     def __call__(self, task: Any, values: dict[str, Any]) -> bool:
         try:
@@ -122,10 +150,9 @@ class WorkspaceCheck(_Check):
 
 class RunCheck(_Check):
     def decide(self, values: dict[str, Any]) -> Reason:
-        return self.freshness.run(self.key, values)
+        return self.freshness.run(self.key)
 
 
 class JudgeCheck(_Check):
     def decide(self, values: dict[str, Any]) -> Reason:
-        run_values = self.get_val(f"run:{self.key}", "_values_:") or {}
-        return self.freshness.judge(self.key, run_values)
+        return self.freshness.judge(self.key)

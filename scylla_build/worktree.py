@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from pathlib import Path
@@ -62,6 +63,10 @@ class Worktrees:
                 log.warning("%s was not a registered worktree; deleting it",
                             workspace)
                 shutil.rmtree(workspace)
+        # A build killed inside `git worktree add` leaves the registration
+        # locked, and prune keeps locked entries.
+        with contextlib.suppress(git.GitCommandError):
+            _git(self.cache, "worktree", "unlock", str(workspace))
         _git(self.cache, "worktree", "prune")
 
     def repair(self, workspace: Path) -> None:
