@@ -58,6 +58,15 @@ class Checkpoint:
                                .get(str(key.number)))
         return found
 
+    def revision(self) -> int:
+        """Return how many records the ledger has taken, ever."""
+        return int(self.document().get("revision", 0))
+
+    def reread(self) -> dict[str, Any]:
+        """Read the ledger from disk again and return it."""
+        self._cache = None
+        return self.document()
+
     def signature_parts(self, digest: str) -> dict[str, str] | None:
         """Return the parts recorded for a signature digest, if any."""
         parts: dict[str, str] | None = self.document()["signatures"].get(digest)
@@ -121,7 +130,8 @@ class Checkpoint:
 
     def _read_snapshot(self) -> dict[str, Any]:
         empty: dict[str, Any] = {"version": VERSION, "experiment": self.experiment,
-                                 "commit": None, "runs": {}, "signatures": {}}
+                                 "commit": None, "revision": 0, "runs": {},
+                                 "signatures": {}}
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -203,6 +213,7 @@ def _apply(document: dict[str, Any], change: dict[str, Any]) -> None:
     entry = {} if change.get("replace") else dict(runs.get(str(key.number), {}))
     entry.update(change["fields"])
     runs[str(key.number)] = {k: v for k, v in entry.items() if v is not None}
+    document["revision"] = document.get("revision", 0) + 1
     document["signatures"].update(change.get("signatures", {}))
 
 

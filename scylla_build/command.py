@@ -80,8 +80,8 @@ def read_override(table: Table | None, base: CommandSpec) -> CommandSpec:
                        "remove it to use [agent].command")
         check_placeholders(table, "command", argv)
         spec = replace(spec, argv=tuple(argv))
-    if "timeout" in table.data:
-        spec = replace(spec, timeout=table.seconds("timeout", base.timeout))
+    # Read even when absent, so a misspelt key is told that `timeout` exists.
+    spec = replace(spec, timeout=table.seconds("timeout", base.timeout))
     env = table.string_map("env")
     if env is not None:
         spec = replace(spec, env=tuple(sorted({**dict(base.env), **env}.items())))

@@ -14,7 +14,7 @@ from scylla_build.build import open_build
 from scylla_build.errors import ScyllaError
 from scylla_build.experiment import load_experiment
 from scylla_build.reporter import reporter_for
-from scylla_build.tasks import generate_tasks
+from scylla_build.tasks import default_tasks, generate_tasks
 
 DEFAULT_EXPERIMENT = "hello-world"
 DEBUG_VARIABLE = "SCYLLA_DEBUG"
@@ -50,7 +50,7 @@ def experiment_dodo(file: Path | str) -> tuple[dict[str, Any], TaskCreator]:
         "dep_file": str(build.layout.doit_db),
         "continue": True,
         "reporter": reporter_for(build),
-        "default_tasks": None,
+        "default_tasks": default_tasks(build),
     }
     build.layout.state.mkdir(parents=True, exist_ok=True)
 

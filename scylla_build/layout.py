@@ -66,6 +66,10 @@ class ResultsLayout:
         folder = self.root / key.tier / key.subtest / f"run_{key.number:02d}"
         return RunPaths(folder)
 
+    def workspaces(self) -> list[Path]:
+        """Return the workspace folders of every run present on disk."""
+        return sorted(self.root.glob("*/*/run_*/workspace"))
+
 
 @dataclass(frozen=True)
 class RunPaths:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -11,6 +12,9 @@ from filelock import FileLock, Timeout
 from scylla_build.errors import LockHeldError
 
 log = logging.getLogger(__name__)
+
+# How long a refused build waits for the holder's pid file to name it.
+HOLDER_WAIT_SECONDS = 1.0
 
 
 class BuildLock:
@@ -27,7 +31,7 @@ class BuildLock:
         try:
             self._lock.acquire()
         except Timeout as err:
-            holder = self._holder() or "unknown"
+            holder = self._live_holder() or "unknown"
             raise LockHeldError(
                 f"another doit run (process {holder}) is building {self.results}; "
                 "wait for it to finish or stop it, then run doit again") from err
@@ -50,6 +54,20 @@ class BuildLock:
         if self._lock.is_locked:
             self.pid_file.unlink(missing_ok=True)
             self._lock.release()
+
+    def _live_holder(self) -> int | None:
+        """Return the holder's pid, waiting a moment for a live one to appear.
+
+        The holder writes its pid just after it takes the lock, so a build
+        started in the same instant can find no pid file yet, or a stale one
+        left by a killed build.
+        """
+        deadline = time.monotonic() + HOLDER_WAIT_SECONDS
+        holder = self._holder()
+        while (holder is None or not _alive(holder)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+            holder = self._holder()
+        return holder if holder is not None and _alive(holder) else None
 
     def _holder(self) -> int | None:
         try:

@@ -24,7 +24,6 @@ class Reason(str, enum.Enum):
     TIMEOUT = "timeout"
     AGENT_DID_NOT_START = "agent_did_not_start"
     AGENT_KILLED = "agent_killed"
-    AGENT_RESULT_INVALID = "agent_result_invalid"
     JUDGE_EXIT_CODE = "judge_exit_code"
     JUDGE_TIMEOUT = "judge_timeout"
     JUDGE_DID_NOT_START = "judge_did_not_start"
@@ -70,28 +69,29 @@ class Verdict:
 
 
 _BROKEN_REASONS = {
-    "agent": (Reason.AGENT_DID_NOT_START, Reason.AGENT_KILLED,
-              Reason.AGENT_RESULT_INVALID),
-    "judge": (Reason.JUDGE_DID_NOT_START, Reason.JUDGE_KILLED,
-              Reason.JUDGE_RESULT_INVALID),
+    "agent": (Reason.AGENT_DID_NOT_START, Reason.AGENT_KILLED),
+    "judge": (Reason.JUDGE_DID_NOT_START, Reason.JUDGE_KILLED),
 }
 
 
 def _broken(outcome: ProcessOutcome, role: str) -> Verdict | None:
     """Return the error verdict of a process that did not run to a clean exit."""
-    did_not_start, killed, invalid = _BROKEN_REASONS[role]
+    did_not_start, killed = _BROKEN_REASONS[role]
     if outcome.start_error is not None:
         return Verdict(Status.ERROR, did_not_start, outcome.start_error)
     if outcome.signal is not None:
         detail = f"{role} killed by signal {outcome.signal}"
         return Verdict(Status.ERROR, killed, detail)
-    if outcome.result_error is not None:
-        return Verdict(Status.ERROR, invalid, outcome.result_error)
     return None
 
 
 def agent_failure(outcome: ProcessOutcome) -> Verdict | None:
-    """Return the verdict an agent outcome forces before judging, if any."""
+    """Return the verdict an agent outcome forces before judging, if any.
+
+    A broken agent result file is not among them: the workspace is still
+    judged (DESIGN 6 judges even a failing agent), and the problem stays in
+    agent/result.json as `result_error`.
+    """
     if outcome.timed_out:
         return Verdict(Status.FAILED, Reason.TIMEOUT, "agent exceeded its timeout")
     return _broken(outcome, "agent")
@@ -104,6 +104,8 @@ def judge_verdict(outcome: ProcessOutcome) -> Verdict:
     broken = _broken(outcome, "judge")
     if broken is not None:
         return broken
+    if outcome.result_error is not None:
+        return Verdict(Status.ERROR, Reason.JUDGE_RESULT_INVALID, outcome.result_error)
     if outcome.exit_code == 0:
         return Verdict(Status.PASSED, Reason.JUDGED)
     if outcome.exit_code == 1:

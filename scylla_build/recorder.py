@@ -149,12 +149,14 @@ class Recorder:
         self.checkpoint.record(key, fields, signatures=signatures)
 
     def _task_result(self, key: RunKey, state: State) -> dict[str, Any] | TaskFailed:
+        """Return the verdict as the judge's values, or fail where DESIGN 6 says."""
         status = state.get("status")
+        detail = state.get("detail")
+        said = f"{status} ({state.get('reason')}: {detail})" if detail else status
         rerun = self.build.experiment.rerun_failed
         if status == Status.ERROR or (status == Status.FAILED and rerun):
-            detail = f": {state['detail']}" if state.get("detail") else ""
-            return TaskFailed(f"{key}: {status}, {state.get('reason')}{detail}")
-        log.info("%s: %s", key, status)
+            return TaskFailed(f"{key}: {said}")
+        log.info("%s: %s", key, said)
         return {"status": status}
 
     def _tool_error(self, key: RunKey, step: str, err: Exception) -> TaskFailed:

@@ -7,10 +7,10 @@ doit creates a reporter only for `doit run`, so taking the lock here leaves
 from __future__ import annotations
 
 import logging
+import os
 import signal
-import sys
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 from doit.exceptions import InvalidTask
 from doit.reporter import ConsoleReporter
@@ -19,6 +19,8 @@ from scylla_build.build import Build
 from scylla_build.errors import ScyllaError
 from scylla_build.layout import RunKey
 from scylla_build.lock import BuildLock
+from scylla_build.process import die_with_parent
+from scylla_build.report import read_stamp, write_report
 
 log = logging.getLogger(__name__)
 
@@ -28,43 +30,65 @@ def _interrupt(number: int, frame: FrameType | None) -> None:
 
 
 def interrupt_on_termination() -> None:
-    """Make SIGTERM and SIGHUP stop a build the way Ctrl-C does."""
+    """Make SIGTERM and SIGHUP stop a build the way Ctrl-C does.
+
+    doit forks its `-n` workers after this; each is told to get SIGTERM when
+    this process dies, even one that never ran a task, which would otherwise
+    wait for work forever once `kill -9` removed the main process.
+    """
     for number in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, _interrupt)
+    os.register_at_fork(after_in_child=die_with_parent)
 
 
-def reporter_for(build: Build) -> type[ConsoleReporter]:
-    """Return a reporter class bound to one build's lock and checkpoint."""
+class ExperimentReporter(ConsoleReporter):  # type: ignore[misc]  # untyped doit
+    """doit's console reporter, plus the build lock and the closing report."""
 
-    class ExperimentReporter(ConsoleReporter):  # type: ignore[misc]
-        def __init__(self, outstream: Any, options: dict[str, Any]) -> None:
-            super().__init__(outstream, options)
-            self.lock = BuildLock(build.layout.build_lock, build.experiment.results)
+    build: ClassVar[Build]
 
-        def initialize(self, tasks: Any, selected_tasks: Any) -> None:
-            try:
-                self.lock.acquire()
-                build.checkpoint.fold()
-            except ScyllaError as err:
-                raise InvalidTask(str(err)) from err
-            interrupt_on_termination()
-            super().initialize(tasks, selected_tasks)
+    def __init__(self, outstream: Any, options: dict[str, Any]) -> None:
+        super().__init__(outstream, options)
+        self.lock = BuildLock(self.build.layout.build_lock,
+                              self.build.experiment.results)
+        self.report_written = False
 
-        def skip_uptodate(self, task: Any) -> None:
-            if not task.name.startswith("run:"):
-                return
-            key = RunKey.parse(task.name.removeprefix("run:"))
-            entry = build.checkpoint.entry(key) or {}
-            self.write(f"-- {key} {entry.get('status', 'done')}, "
-                       "workspace preserved\n")
+    def initialize(self, tasks: Any, selected_tasks: Any) -> None:
+        try:
+            self.lock.acquire()
+            self.build.checkpoint.fold()
+        except ScyllaError as err:
+            raise InvalidTask(str(err)) from err
+        interrupt_on_termination()
+        super().initialize(tasks, selected_tasks)
 
-        def complete_run(self) -> None:
-            try:
-                super().complete_run()
-                if self.lock.held:
-                    build.checkpoint.fold()
-            finally:
-                self.lock.release()
-                sys.stdout.flush()
+    def skip_uptodate(self, task: Any) -> None:
+        if not task.name.startswith("run:"):
+            return
+        key = RunKey.parse(task.name.removeprefix("run:"))
+        entry = self.build.checkpoint.entry(key) or {}
+        self.write(f"-- {key} {entry.get('status', 'done')}, workspace preserved\n")
 
-    return ExperimentReporter
+    def add_success(self, task: Any) -> None:
+        if task.name == "report":
+            self.report_written = True
+        super().add_success(task)
+
+    def complete_run(self) -> None:
+        try:
+            super().complete_run()
+            if self.lock.held:
+                self.build.checkpoint.fold()
+                self._report_if_skipped()
+        finally:
+            self.lock.release()
+
+    def _report_if_skipped(self) -> None:
+        """Write the report if this build recorded runs and did not write it."""
+        written = read_stamp(self.build).get("revision")
+        if not self.report_written and written != self.build.checkpoint.revision():
+            write_report(self.build)
+
+
+def reporter_for(build: Build) -> type[ExperimentReporter]:
+    """Return the reporter class bound to one build (doit wants a class)."""
+    return type("ExperimentReporter", (ExperimentReporter,), {"build": build})

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
 from pathlib import Path
 
 import git
@@ -56,10 +58,13 @@ class SourceSpec:
         for name in (self.commit, f"refs/heads/{self.commit}",
                      f"refs/tags/{self.commit}"):
             peeled = heads.get(f"{name}^{{}}") or heads.get(name)
+            if peeled and self._is_bundle_tag(name, heads):
+                # A bundle lists an annotated tag by its tag object, unpeeled.
+                return self._resolve_in_cache(peeled)
             if peeled:
                 return peeled
         if _HEX.fullmatch(self.commit):
-            return self._resolve_in_cache()
+            return self._resolve_in_cache(self.commit)
         raise self.fail("commit", f"{self.commit!r} is not a branch, tag or sha "
                         f"of {self.repo}",
                         f"use one of: {', '.join(_short_names(heads)) or '(none)'}")
@@ -96,34 +101,72 @@ class SourceSpec:
             heads[name.strip()] = sha.strip()
         return heads
 
-    def _resolve_in_cache(self) -> str:
-        self.fetch()
-        with git.Repo(self.layout.source_cache) as cache:
-            try:
-                return cache.commit(self.commit).hexsha
-            except (git.BadName, ValueError) as err:
-                raise self.fail("commit", f"{self.commit!r} does not exist in "
-                                f"{self.repo}", "use a branch, tag or sha that "
-                                "exists there") from err
+    def _is_bundle_tag(self, name: str, heads: dict[str, str]) -> bool:
+        return (name.startswith("refs/tags/") and f"{name}^{{}}" not in heads
+                and Path(self.location).is_file())
+
+    def _resolve_in_cache(self, rev: str) -> str:
+        """Resolve in the cache clone, fetching only when it lacks `rev`."""
+        found = _cached_commit(self.layout.source_cache, rev)
+        if found is None:
+            self.fetch()
+            found = _cached_commit(self.layout.source_cache, rev)
+        if found is None:
+            raise self.fail("commit", f"{self.commit!r} does not exist in "
+                            f"{self.repo}", "use a branch, tag or sha that "
+                            "exists there")
+        return found
 
     def ensure_cached(self) -> Path:
         """Make sure the cache clone holds the pinned commit; return its path."""
         cache = self.layout.source_cache
-        if not _has_commit(cache, self.resolve()):
-            self.fetch()
+        sha = self.resolve()
+        if not _has_commit(cache, sha):
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(self.layout.git_lock):
+                # Parallel workers all miss at first: one fetches, the rest
+                # find the commit once they hold the lock.
+                if not _has_commit(cache, sha):
+                    self._fetch_locked()
         return cache
 
     def fetch(self) -> None:
         """Fetch the source's branches and tags into the cache clone."""
-        cache = self.layout.source_cache
-        cache.parent.mkdir(parents=True, exist_ok=True)
+        self.layout.source_cache.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(self.layout.git_lock):
-            repo = (git.Repo(cache) if (cache / "HEAD").exists()
-                    else git.Repo.init(cache, bare=True))
-            with repo:
-                log.info("fetching %s into %s", self.repo, cache)
-                repo.git.fetch("--quiet", self.location, *_FETCH_REFSPECS,
-                               env=GIT_ENV)
+            self._fetch_locked()
+
+    def _fetch_locked(self) -> None:
+        cache = self.layout.source_cache
+        if not (cache / "HEAD").exists():
+            _init_cache(cache)
+        with git.Repo(cache) as repo:
+            log.info("fetching %s into %s", self.repo, cache)
+            repo.git.fetch("--quiet", self.location, *_FETCH_REFSPECS,
+                           env=GIT_ENV)
+
+
+def _init_cache(cache: Path) -> None:
+    """Create the bare cache clone under a temporary name, then rename it.
+
+    `git init` writes HEAD before objects/, so a repository initialised in
+    place and killed half-way would look present but fail every later build.
+    """
+    temporary = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    shutil.rmtree(temporary, ignore_errors=True)
+    git.Repo.init(temporary, bare=True).close()
+    os.replace(temporary, cache)
+
+
+def _cached_commit(cache: Path, rev: str) -> str | None:
+    """Return the full sha of `rev` in the cache clone, or None."""
+    if not (cache / "HEAD").exists():
+        return None
+    with git.Repo(cache) as repo:
+        try:
+            return repo.commit(rev).hexsha
+        except (git.BadName, ValueError):
+            return None
 
 
 def _has_commit(cache: Path, sha: str) -> bool:

@@ -38,6 +38,17 @@ class Freshness:
         self._workspace: dict[RunKey, Reason] = {}
         self._run: dict[RunKey, Reason] = {}
 
+    def bind(self, dep_manager: Any) -> None:
+        """Read forget tombstones from the durable backend, or fall back."""
+        backend = dep_manager.backend
+        if hasattr(backend, "forgotten_at"):
+            self.forgotten_at = backend.forgotten_at
+        else:
+            # Another backend keeps no tombstones: a missing record is
+            # taken as forgotten, as doit itself would.
+            self.forgotten_at = (
+                lambda name: None if dep_manager._in(name) else NEVER_RECORDED)
+
     def workspace(self, key: RunKey) -> Reason:
         if key not in self._workspace:
             self._workspace[key] = (self._workspace_reason(key)
@@ -118,15 +129,7 @@ class _Check(UptodateCalculator):  # type: ignore[misc]  # doit ships no types
         self.reason: Reason = "not checked yet"
 
     def setup(self, dep_manager: Any, tasks_dict: Any) -> None:
-        """Read forget tombstones from the durable backend, or fall back."""
-        backend = dep_manager.backend
-        if hasattr(backend, "forgotten_at"):
-            self.freshness.forgotten_at = backend.forgotten_at
-        else:
-            # Another backend keeps no tombstones: a missing record is
-            # taken as forgotten, as doit itself would.
-            self.freshness.forgotten_at = (
-                lambda name: None if dep_manager._in(name) else NEVER_RECORDED)
+        self.freshness.bind(dep_manager)
 
     def __call__(self, task: Any, values: dict[str, Any]) -> bool:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import git
@@ -24,6 +25,8 @@ _COMMIT_ENV = {**GIT_ENV,
                "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z",
                "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z"}
 _COMMIT_CONFIG = ("-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null")
+# Paths per `git worktree repair` call, well under the argument-length limit.
+_REPAIR_BATCH = 200
 
 
 def _git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
@@ -35,9 +38,11 @@ def _git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
 class Worktrees:
     """Worktree operations on one cache clone, serialised by a file lock."""
 
-    def __init__(self, cache: Path, lock: Path) -> None:
+    def __init__(self, cache: Path, lock: Path,
+                 workspaces: Callable[[], list[Path]] | None = None) -> None:
         self.cache = cache
         self.lock = lock
+        self.workspaces = workspaces
 
     def create(self, workspace: Path, sha: str) -> None:
         """Make a fresh worktree at `sha`, replacing whatever is there."""
@@ -53,6 +58,7 @@ class Worktrees:
             self._remove_locked(workspace)
 
     def _remove_locked(self, workspace: Path) -> None:
+        self._relink_moved()
         if workspace.is_symlink():
             workspace.unlink()  # never follow a link out of the results folder
         elif workspace.exists():
@@ -68,6 +74,31 @@ class Worktrees:
         with contextlib.suppress(git.GitCommandError):
             _git(self.cache, "worktree", "unlock", str(workspace))
         _git(self.cache, "worktree", "prune")
+
+    def _relink_moved(self) -> None:
+        """Re-link worktrees moved with the results folder, before any prune.
+
+        After a move every registration names the old path: prune would drop
+        them all and hand their names to new worktrees, and a later repair
+        would then link a moved workspace to another run's registration.
+        """
+        if self.workspaces is None or not self._has_stale_registration():
+            return
+        found = [str(path) for path in self.workspaces()
+                 if not path.is_symlink() and (path / ".git").is_file()]
+        for start in range(0, len(found), _REPAIR_BATCH):
+            try:
+                _git(self.cache, "worktree", "repair",
+                     *found[start:start + _REPAIR_BATCH])
+            except git.GitCommandError as err:
+                log.warning("could not re-link every moved worktree: %s", err)
+
+    def _has_stale_registration(self) -> bool:
+        for record in (self.cache / "worktrees").glob("*/gitdir"):
+            with contextlib.suppress(OSError):
+                if not Path(record.read_text(encoding="utf-8").strip()).exists():
+                    return True
+        return False
 
     def repair(self, workspace: Path) -> None:
         """Re-link a worktree whose results folder was moved."""
