@@ -16,6 +16,7 @@ from scylla_build.subtest import (
     folder_declarations,
     read_folder,
     read_inline,
+    toml_key,
 )
 from scylla_build.toml import read_toml
 
@@ -93,10 +94,11 @@ def _read_subtests(root: Table, agent: CommandSpec,
     """Merge inline and folder-declared subtests; a duplicate is an error."""
     found: dict[tuple[str, str], Subtest] = {}
     for tier, table in root.subtables("tiers").items():
-        check_id(root.file, f"[tiers.{tier}]", tier, "tier")
+        check_id(root.file, f"[tiers.{toml_key(tier)}]", tier, "tier")
         table.string("description", "", example='"prompt only"')
         for name, sub_table in table.subtables("subtests").items():
-            check_id(root.file, f"[tiers.{tier}.subtests.{name}]", name, "subtest")
+            label = f"[tiers.{toml_key(tier)}.subtests.{toml_key(name)}]"
+            check_id(root.file, label, name, "subtest")
             found[(tier, name)] = read_inline(tier, name, sub_table, agent, directory)
         table.finish()
     for (tier, name), folder in folder_declarations(directory).items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from scylla_build.schema import Table
 from scylla_build.toml import read_toml
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 SUBTEST_FILE = "subtest.toml"
 FOLDER_OVERLAY = "files"
 
@@ -31,6 +33,11 @@ class Subtest:
     @property
     def key(self) -> str:
         return f"{self.tier}:{self.name}"
+
+
+def toml_key(name: str) -> str:
+    """Write a key as TOML would: bare when it can be, else quoted."""
+    return name if BARE_KEY.fullmatch(name) else json.dumps(name)
 
 
 def check_id(file: Path, key: str, value: str, kind: str) -> None:
@@ -76,15 +83,16 @@ def read_folder(tier: str, name: str, folder: Path, base: CommandSpec,
                 experiment_dir: Path) -> Subtest:
     """Read a subtest declared as a folder."""
     file = folder / SUBTEST_FILE
-    check_id(file if file.exists() else folder, "tier folder", tier, "tier")
-    check_id(file if file.exists() else folder, "subtest folder", name, "subtest")
+    named = file if file.exists() else folder
+    check_id(named, "tier folder", tier, "tier")
+    check_id(named, "subtest folder", name, "subtest")
     data: dict[str, Any] = read_toml(file) if file.is_file() else {}
     overlay_dir = folder / FOLDER_OVERLAY
     default_overlay = None
     if overlay_dir.is_dir():
+        # Problems in files/ are named by that folder, not by subtest.toml.
         written = str(overlay_dir.relative_to(experiment_dir))
-        holder = Table(file, "", {"files": written})
-        default_overlay = check_overlay_path(
-            holder, "files/", experiment_dir, holder.data["files"])
+        holder = Table(overlay_dir, "", {})
+        default_overlay = check_overlay_path(holder, "", experiment_dir, written)
     table = Table(file, "", data)
     return _read_subtest(tier, name, table, base, experiment_dir, default_overlay)

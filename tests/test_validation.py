@@ -119,8 +119,8 @@ CASES = {
     "overlay-symlink-up": Case(link_up, "[tiers.T1.subtests.s01].overlay",
                                "copy the file into the overlay"),
     "folder-overlay-symlink": Case(
-        folder_link_outside, "files/", "copy the file into the overlay",
-        "tiers/T2/s09/subtest.toml"),
+        folder_link_outside, "files/escape", "copy the file into the overlay",
+        "tiers/T2/s09/files"),
     "overlay-dotdot": Case(
         replace('overlay = "tiers/T1/s01"', 'overlay = "tiers/../tiers/T1/s01"'),
         "[tiers.T1.subtests.s01].overlay", "without '..'"),
