@@ -24,7 +24,7 @@ REPORTED_NAME = "reported.json"
 
 def _worktrees(spec: RunSpec) -> Worktrees:
     cache = spec.experiment.source.ensure_cached()
-    return Worktrees(cache, spec.layout.git_lock, spec.layout.workspaces)
+    return Worktrees(cache, spec.layout.git_lock)
 
 
 def prepare_workspace(spec: RunSpec) -> str:

@@ -21,6 +21,7 @@ from scylla_build.layout import RunKey
 from scylla_build.lock import BuildLock
 from scylla_build.process import die_with_parent
 from scylla_build.report import read_stamp, write_report
+from scylla_build.worktree import Worktrees
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class ExperimentReporter(ConsoleReporter):  # type: ignore[misc]  # untyped doit
         try:
             self.lock.acquire()
             self.build.checkpoint.fold()
+            relink_moved_workspaces(self.build)
         except ScyllaError as err:
             raise InvalidTask(str(err)) from err
         interrupt_on_termination()
@@ -87,6 +89,14 @@ class ExperimentReporter(ConsoleReporter):  # type: ignore[misc]  # untyped doit
         written = read_stamp(self.build).get("revision")
         if not self.report_written and written != self.build.checkpoint.revision():
             write_report(self.build)
+
+
+def relink_moved_workspaces(build: Build) -> None:
+    """Re-link worktrees once per build if the results folder moved."""
+    cache = build.layout.source_cache
+    if (cache / "worktrees").is_dir():
+        Worktrees(cache, build.layout.git_lock).relink_if_moved(
+            build.layout.root, build.layout.workspaces)
 
 
 def reporter_for(build: Build) -> type[ExperimentReporter]:

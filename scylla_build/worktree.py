@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -36,21 +37,27 @@ def _git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
 
 
 class Worktrees:
-    """Worktree operations on one cache clone, serialised by a file lock."""
+    """Worktree operations on one cache clone, serialised by a file lock.
 
-    def __init__(self, cache: Path, lock: Path,
-                 workspaces: Callable[[], list[Path]] | None = None) -> None:
+    Nothing here runs `git worktree prune`: after the results folder moves,
+    every registration names a path that is gone, and a prune would hand
+    their names to new worktrees. A stale registration is replaced in place
+    by `add --force --force` when its path is built again.
+    """
+
+    def __init__(self, cache: Path, lock: Path) -> None:
         self.cache = cache
         self.lock = lock
-        self.workspaces = workspaces
 
     def create(self, workspace: Path, sha: str) -> None:
         """Make a fresh worktree at `sha`, replacing whatever is there."""
         with FileLock(self.lock):
             self._remove_locked(workspace)
             workspace.parent.mkdir(parents=True, exist_ok=True)
-            _git(self.cache, "worktree", "add", "--detach", "--quiet",
-                 str(workspace), sha)
+            # Twice forced: a registration left by a kill (missing folder,
+            # or locked mid-add) is replaced rather than refused.
+            _git(self.cache, "worktree", "add", "--force", "--force",
+                 "--detach", "--quiet", str(workspace), sha)
 
     def remove(self, workspace: Path) -> None:
         """Remove a worktree and its registration, whichever half exists."""
@@ -58,7 +65,6 @@ class Worktrees:
             self._remove_locked(workspace)
 
     def _remove_locked(self, workspace: Path) -> None:
-        self._relink_moved()
         if workspace.is_symlink():
             workspace.unlink()  # never follow a link out of the results folder
         elif workspace.exists():
@@ -69,47 +75,43 @@ class Worktrees:
                 log.warning("%s was not a registered worktree; deleting it",
                             workspace)
                 shutil.rmtree(workspace)
-        # A build killed inside `git worktree add` leaves the registration
-        # locked, and prune keeps locked entries.
-        with contextlib.suppress(git.GitCommandError):
-            _git(self.cache, "worktree", "unlock", str(workspace))
-        _git(self.cache, "worktree", "prune")
 
-    def _relink_moved(self) -> None:
-        """Re-link worktrees moved with the results folder, before any prune.
+    def relink_if_moved(self, results: Path,
+                        workspaces: Callable[[], list[Path]]) -> None:
+        """Re-link every worktree if the results folder was moved.
 
-        After a move every registration names the old path: prune would drop
-        them all and hand their names to new worktrees, and a later repair
-        would then link a moved workspace to another run's registration.
+        One registration is enough to tell: a move changes them all.
         """
-        if self.workspaces is None or not self._has_stale_registration():
+        sample = self._sample_registration()
+        # git records real paths: compare with the resolved results folder.
+        if sample is None or sample.is_relative_to(results.resolve()):
             return
-        found = [str(path) for path in self.workspaces()
+        found = [str(path) for path in workspaces()
                  if not path.is_symlink() and (path / ".git").is_file()]
-        for start in range(0, len(found), _REPAIR_BATCH):
-            try:
-                _git(self.cache, "worktree", "repair",
-                     *found[start:start + _REPAIR_BATCH])
-            except git.GitCommandError as err:
-                log.warning("could not re-link every moved worktree: %s", err)
+        log.warning("the results folder was moved (a worktree was registered "
+                    "at %s); re-linking %d workspaces", sample, len(found))
+        with FileLock(self.lock):
+            for start in range(0, len(found), _REPAIR_BATCH):
+                try:
+                    _git(self.cache, "worktree", "repair",
+                         *found[start:start + _REPAIR_BATCH])
+                except git.GitCommandError as err:
+                    log.warning("could not re-link every moved worktree: %s", err)
 
-    def _has_stale_registration(self) -> bool:
-        for record in (self.cache / "worktrees").glob("*/gitdir"):
-            with contextlib.suppress(OSError):
-                if not Path(record.read_text(encoding="utf-8").strip()).exists():
-                    return True
-        return False
+    def _sample_registration(self) -> Path | None:
+        """Return where one registered worktree was last known to live."""
+        with contextlib.suppress(OSError), \
+                os.scandir(self.cache / "worktrees") as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    text = Path(entry.path, "gitdir").read_text(encoding="utf-8")
+                    return Path(text.strip())
+        return None
 
     def repair(self, workspace: Path) -> None:
         """Re-link a worktree whose results folder was moved."""
         with FileLock(self.lock):
             _git(self.cache, "worktree", "repair", str(workspace))
-
-    def is_registered(self, workspace: Path) -> bool:
-        """Say whether the cache lists `workspace` as a worktree."""
-        listing = _git(self.cache, "worktree", "list", "--porcelain")
-        target = f"worktree {workspace.resolve()}"
-        return any(line == target for line in listing.splitlines())
 
 
 def commit_base(workspace: Path, message: str) -> str:
