@@ -19,6 +19,9 @@ def archive_previous(paths: RunPaths, previous: int | None) -> int:
         # No record of the last attempt (a lost or new checkpoint): number any
         # files found after the attempts already archived.
         previous = _highest(paths.attempts) + (1 if present else 0)
+    for litter in paths.root.glob(".*.tmp"):
+        # A record half-written when a build was killed: never read, drop it.
+        litter.unlink(missing_ok=True)
     if present:
         target = _free_folder(paths.attempts, previous)
         target.mkdir(parents=True)

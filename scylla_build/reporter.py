@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from types import FrameType
+import sys
+from types import FrameType, TracebackType
 from typing import Any, ClassVar
 
 from doit.exceptions import InvalidTask
@@ -40,6 +41,18 @@ def interrupt_on_termination() -> None:
     for number in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, _interrupt)
     os.register_at_fork(after_in_child=die_with_parent)
+    sys.excepthook = _quiet_interrupt
+
+
+def _quiet_interrupt(kind: type[BaseException], error: BaseException,
+                     trace: TracebackType | None) -> None:
+    """Say in one line that the build was interrupted; keep other tracebacks."""
+    if issubclass(kind, KeyboardInterrupt) and not os.environ.get("SCYLLA_DEBUG"):
+        why = f" by {error}" if str(error) else ""
+        sys.stderr.write(f"scylla: build interrupted{why}; runs in flight were "
+                         "not recorded and will be rebuilt next time\n")
+        return
+    sys.__excepthook__(kind, error, trace)
 
 
 class ExperimentReporter(ConsoleReporter):  # type: ignore[misc]  # untyped doit
