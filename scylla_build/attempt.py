@@ -44,3 +44,17 @@ def _free_folder(attempts: Path, number: int) -> Path:
         candidate = attempts / f"{number}.{suffix}"
         suffix += 1
     return candidate
+
+
+def archive_judge(paths: RunPaths, attempt: int) -> Path | None:
+    """Move a rate-limited judge's files aside, so the judge can run again."""
+    if not paths.judge_dir.exists():
+        return None
+    number = 1
+    while (paths.attempts / f"{attempt}-judge-{number}").exists():
+        number += 1
+    target = paths.attempts / f"{attempt}-judge-{number}"
+    target.mkdir(parents=True)
+    os.replace(paths.judge_dir, target / paths.judge_dir.name)
+    log.debug("%s: rate-limited judge archived to %s", paths.root, target)
+    return target

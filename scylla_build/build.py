@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from scylla_build.checkpoint import Checkpoint
+from scylla_build.errors import ScyllaError
 from scylla_build.experiment import Experiment
 from scylla_build.layout import ResultsLayout, RunKey
 from scylla_build.outcome import Status
@@ -27,6 +30,7 @@ class Build:
     agent_signatures: dict[str, Signature]
     judge_signature: Signature
     specs: dict[RunKey, RunSpec] = field(default_factory=dict)
+    ledger_seen: tuple[int, int, int] | None = None
 
     @property
     def layout(self) -> ResultsLayout:
@@ -40,11 +44,48 @@ class Build:
         """Return the current agent signature of a run's subtest."""
         return self.agent_signatures[f"{key.tier}:{key.subtest}"]
 
+    def read_ledger(self) -> None:
+        """Read the checkpoint now, so that a corrupt one stops any command."""
+        self.ledger_seen = _identity(self.checkpoint.path)
+        self.checkpoint.document()
+
+    def refresh_ledger(self) -> None:
+        """Fold the journal; reread the ledger if it changed since it was read.
+
+        Called once the build lock is held: another build may have finished
+        between loading the experiment and taking the lock.
+        """
+        self.checkpoint.fold()
+        seen = _identity(self.checkpoint.path)
+        if seen != self.ledger_seen:
+            self.ledger_seen = seen
+            self.checkpoint.reread()
+
     def agent_done(self, status: str | None) -> bool:
         """Say whether a status means the agent's work is final."""
         if status in (Status.AGENT_COMPLETE, Status.PASSED):
             return True
         return status == Status.FAILED and not self.experiment.rerun_failed
+
+
+# Each build experiment_dodo opened in this process, the latest last: doit's
+# command and reporter plugins are classes it creates, so they look here.
+_LOADED: list[Build] = []
+
+
+def remember(build: Build) -> None:
+    """Note the build the loaded dodo.py opened, for doit's plugins to find."""
+    _LOADED.append(build)
+
+
+def loaded_build() -> Build:
+    """Return the build of the experiment the loaded dodo.py opened."""
+    if not _LOADED:
+        raise ScyllaError(
+            "this dodo.py defines no experiment; scylla-build's commands and "
+            "reporters need one that calls scylla_build.experiment_dodo(...), e.g. "
+            "DOIT_CONFIG, task_experiment = experiment_dodo('experiment.toml')")
+    return _LOADED[-1]
 
 
 def open_build(experiment: Experiment) -> Build:
@@ -71,3 +112,12 @@ def _agent_signature(sub: Subtest, source: str, prompt: str,
                      inputs: str) -> Signature:
     return agent_signature(source=source, prompt=prompt, overlay=sub.overlay,
                            agent=sub.agent, inputs=inputs)
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    """Tell one version of a file from another: a replaced file gets a new inode."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return (0, 0, 0)
+    return (found.st_ino, found.st_size, found.st_mtime_ns)

@@ -78,6 +78,13 @@ class Checkpoint:
         """Append a change to one run's entry: merged into it, or replacing it."""
         line = {"run": str(key), "fields": dict(fields), "replace": replace,
                 "signatures": {k: dict(v) for k, v in (signatures or {}).items()}}
+        self._append(line)
+
+    def record_facts(self, facts: Mapping[str, Any]) -> None:
+        """Set top-level facts about the whole build, e.g. a pause; None drops one."""
+        self._append({"facts": dict(facts)})
+
+    def _append(self, line: dict[str, Any]) -> None:
         data = (json.dumps(line, sort_keys=True) + "\n").encode()
         with self._locked():
             with self.journal.open("ab") as handle:
@@ -208,6 +215,14 @@ def _journal_lines(journal: Path) -> list[dict[str, Any]]:
 
 
 def _apply(document: dict[str, Any], change: dict[str, Any]) -> None:
+    if "facts" in change:
+        # Build-level facts change no run, so they leave the revision alone.
+        for name, value in change["facts"].items():
+            if value is None:
+                document.pop(name, None)
+            else:
+                document[name] = value
+        return
     key = RunKey.parse(change["run"])
     runs = document["runs"].setdefault(key.tier, {}).setdefault(key.subtest, {})
     entry = {} if change.get("replace") else dict(runs.get(str(key.number), {}))

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from doit.exceptions import InvalidDodoFile
 
-from scylla_build.build import open_build
-from scylla_build.errors import ScyllaError
+from scylla_build.build import Build, open_build, remember
+from scylla_build.errors import ScyllaError, debugging
 from scylla_build.experiment import load_experiment
 from scylla_build.reporter import reporter_for
 from scylla_build.tasks import default_tasks, generate_tasks
 
 DEFAULT_EXPERIMENT = "hello-world"
-DEBUG_VARIABLE = "SCYLLA_DEBUG"
 TaskCreator = Callable[[], Iterator[dict[str, Any]]]
 
 
@@ -28,23 +26,23 @@ def setup_logging() -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("scylla: %(message)s"))
         logger.addHandler(handler)
-        debug = os.environ.get(DEBUG_VARIABLE)
-        logger.setLevel(logging.DEBUG if debug else logging.INFO)
+        logger.setLevel(logging.DEBUG if debugging() else logging.INFO)
 
 
 def experiment_dodo(file: Path | str) -> tuple[dict[str, Any], TaskCreator]:
     """Load an experiment; return DOIT_CONFIG and a `task_*` function for it.
 
-    Errors in the experiment become doit's InvalidDodoFile, which doit prints as
-    one message without a traceback (set SCYLLA_DEBUG=1 to see the traceback).
+    Errors in the experiment, its checkpoint or its results folder become
+    doit's InvalidDodoFile, which doit prints as one message without a
+    traceback (set SCYLLA_DEBUG=1 to see the traceback).
     """
     setup_logging()
     try:
-        build = open_build(load_experiment(file))
-    except ScyllaError as err:
-        if os.environ.get(DEBUG_VARIABLE):
+        build = _open(file)
+    except (ScyllaError, OSError) as err:
+        if debugging():
             raise
-        raise InvalidDodoFile(str(err)) from None
+        raise InvalidDodoFile(_message(err)) from None
     config = {
         "backend": "scylla-sqlite",
         "dep_file": str(build.layout.doit_db),
@@ -52,12 +50,27 @@ def experiment_dodo(file: Path | str) -> tuple[dict[str, Any], TaskCreator]:
         "reporter": reporter_for(build),
         "default_tasks": default_tasks(build),
     }
-    build.layout.state.mkdir(parents=True, exist_ok=True)
+    remember(build)
 
     def task_experiment() -> Iterator[dict[str, Any]]:
         yield from generate_tasks(build)
     task_experiment.__doc__ = f"experiment {build.experiment.name}"
     return {k: v for k, v in config.items() if v is not None}, task_experiment
+
+
+def _open(file: Path | str) -> Build:
+    build = open_build(load_experiment(file))
+    build.read_ledger()
+    build.layout.state.mkdir(parents=True, exist_ok=True)
+    return build
+
+
+def _message(err: ScyllaError | OSError) -> str:
+    if isinstance(err, ScyllaError):
+        return str(err)
+    where = f"{err.filename}: " if err.filename else ""
+    return (f"{where}{err.strerror or err}; check that this path exists and that "
+            "you may read and write it (set SCYLLA_DEBUG=1 for the traceback)")
 
 
 def select_experiment(folder: Path | str, name: str | None) -> Path:
@@ -72,7 +85,10 @@ def select_experiment(folder: Path | str, name: str | None) -> Path:
     file = folder / name / "experiment.toml"
     if not file.is_file():
         known = sorted(p.parent.name for p in folder.glob("*/experiment.toml"))
-        raise InvalidDodoFile(
+        error = ScyllaError(
             f"{file}: no such experiment; choose one with doit experiment=NAME, "
             f"NAME one of: {', '.join(known) or '(none)'}")
+        if debugging():
+            raise error
+        raise InvalidDodoFile(str(error))
     return file

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+DEBUG_VARIABLE = "SCYLLA_DEBUG"
+
+
+def debugging() -> bool:
+    """Say whether SCYLLA_DEBUG asks for debug logs and tracebacks."""
+    return bool(os.environ.get(DEBUG_VARIABLE))
 
 
 class ScyllaError(Exception):

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from scylla_build import overlay
+from scylla_build import overlay, preset
 from scylla_build.outcome import ProcessOutcome
 from scylla_build.process import Invocation, invoke
 from scylla_build.run import RunSpec
@@ -56,9 +56,20 @@ def run_agent(spec: RunSpec, base: str) -> ProcessOutcome:
         argv=agent.fill(spec.placeholders()), cwd=paths.workspace,
         env=spec.environment(agent, AGENT_RESULT_VARIABLE, str(reported)),
         timeout=agent.timeout, log_dir=paths.agent_dir, result_file=reported))
+    if agent.preset is not None and outcome.start_error is None:
+        outcome.result = {**outcome.result,
+                          **read_preset_output(agent.preset, paths.agent_dir)}
     write_diff(paths.workspace, base, paths.diff)
     write_json(paths.agent_dir / "result.json", outcome.to_dict())
     return outcome
+
+
+def read_preset_output(name: str, log_dir: Path) -> dict[str, Any]:
+    """Read what a preset's CLI printed (kept as is in its logs) into fields."""
+    stdout, stderr = (
+        (log_dir / log).read_text(encoding="utf-8", errors="replace")
+        for log in ("stdout.log", "stderr.log"))
+    return preset.parse_output(name, stdout, stderr)
 
 
 def run_judge(spec: RunSpec) -> ProcessOutcome:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scylla_build.command import CommandSpec, read_command, require_table
@@ -22,7 +22,20 @@ from scylla_build.toml import read_toml
 
 DEFAULT_AGENT_TIMEOUT = 600.0
 DEFAULT_JUDGE_TIMEOUT = 300.0
+DEFAULT_MAX_WAIT = 3600.0
+# Linux refuses a single argument longer than this (MAX_ARG_STRLEN), and a
+# preset passes the prompt as one argument.
+MAX_PROMPT_ARGUMENT = 128 * 1024 - 1
 TOP_LEVEL = ("experiment", "source", "task", "agent", "judge", "tiers")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a build may spend and wait; none of it is part of a signature."""
+
+    budget_usd: float | None = None
+    max_concurrent_agents: int | None = None
+    max_wait: float = DEFAULT_MAX_WAIT
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,7 @@ class Experiment:
     agent: CommandSpec
     judge: CommandSpec
     subtests: tuple[Subtest, ...]
+    limits: Limits = field(default_factory=Limits)
 
     def run_keys(self) -> list[RunKey]:
         """Return every run key, ordered by tier, subtest and number."""
@@ -62,21 +76,50 @@ def load_experiment(file: Path | str, *, cwd: Path | None = None) -> Experiment:
     results = (directory / results_written if results_written
                else base / "results" / name)
     rerun_failed = section.boolean("rerun_failed", True)
+    limits = _read_limits(section)
     section.finish()
     source = read_source(require_table(root.table("source"), "source", file),
                          directory, results)
     prompt = _read_prompt(require_table(root.table("task"), "task", file), directory)
     agent = read_command(require_table(root.table("agent"), "agent", file),
                          default_timeout=DEFAULT_AGENT_TIMEOUT,
-                         experiment_dir=directory)
+                         experiment_dir=directory, presets_allowed=True)
     judge = read_command(require_table(root.table("judge"), "judge", file),
                          default_timeout=DEFAULT_JUDGE_TIMEOUT,
                          experiment_dir=directory)
     subtests = _read_subtests(root, agent, directory)
     root.finish()
+    _check_prompt_argument(file, prompt, subtests)
     source.resolve()
     return Experiment(name, file, directory, runs, results.absolute(),
-                      rerun_failed, source, prompt, agent, judge, subtests)
+                      rerun_failed, source, prompt, agent, judge, subtests, limits)
+
+
+def _read_limits(section: Table) -> Limits:
+    """Read the spend budget, the agent concurrency cap and the longest pause."""
+    budget = section.amount("budget_usd", example="25.00")
+    agents = section.positive_int("max_concurrent_agents", None)
+    max_wait = section.seconds("max_wait", DEFAULT_MAX_WAIT)
+    return Limits(budget, agents, max_wait)
+
+
+def _check_prompt_argument(file: Path, prompt: Path,
+                           subtests: tuple[Subtest, ...]) -> None:
+    """Refuse a prompt a preset's CLI could not take as its prompt argument."""
+    if not any(sub.agent.preset for sub in subtests):
+        return
+    size = prompt.stat().st_size
+    if size > MAX_PROMPT_ARGUMENT:
+        raise ConfigError(file, "[task].prompt",
+                          f"is {size} bytes, longer than the {MAX_PROMPT_ARGUMENT} "
+                          "bytes a preset can pass to its CLI as one argument",
+                          "shorten the prompt, or run the CLI through a bare "
+                          "command that reads the file itself")
+    with prompt.open("rb") as handle:
+        if handle.read(1) == b"-":
+            raise ConfigError(file, "[task].prompt",
+                              "starts with '-', which a preset's CLI would read "
+                              "as an option", "begin the prompt with a word")
 
 
 def _read_prompt(table: Table, directory: Path) -> Path:

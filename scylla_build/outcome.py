@@ -24,6 +24,7 @@ class Reason(str, enum.Enum):
     TIMEOUT = "timeout"
     AGENT_DID_NOT_START = "agent_did_not_start"
     AGENT_KILLED = "agent_killed"
+    AGENT_ERROR = "agent_error"
     JUDGE_EXIT_CODE = "judge_exit_code"
     JUDGE_TIMEOUT = "judge_timeout"
     JUDGE_DID_NOT_START = "judge_did_not_start"
@@ -90,11 +91,18 @@ def agent_failure(outcome: ProcessOutcome) -> Verdict | None:
 
     A broken agent result file is not among them: the workspace is still
     judged (DESIGN 6 judges even a failing agent), and the problem stays in
-    agent/result.json as `result_error`.
+    agent/result.json as `result_error`. An agent that flags its own error
+    (`is_error`, as agent CLIs report a failed session) is an error.
     """
     if outcome.timed_out:
         return Verdict(Status.FAILED, Reason.TIMEOUT, "agent exceeded its timeout")
-    return _broken(outcome, "agent")
+    broken = _broken(outcome, "agent")
+    if broken is None and outcome.result.get("is_error") is True:
+        message = outcome.result.get("error_message")
+        detail = message if isinstance(message, str) and message else \
+            "the agent reported an error"
+        return Verdict(Status.ERROR, Reason.AGENT_ERROR, detail)
+    return broken
 
 
 def judge_verdict(outcome: ProcessOutcome) -> Verdict:

@@ -66,8 +66,10 @@ class Table:
         return value
 
     def positive_int(self, key: str, default: Any = _MISSING) -> Any:
-        """Read an integer of at least 1."""
+        """Read an integer of at least 1; an absent key gives the default."""
         value = self._get(key, default)
+        if key not in self.data:
+            return value
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             self.fail(key, "must be an integer of at least 1, "
                       f"found {_describe(value)}", f"set e.g. {key} = 3")
@@ -81,6 +83,27 @@ class Table:
             self.fail(key, "must be a positive number of seconds, "
                       f"found {_describe(value)}", f"set e.g. {key} = 600")
         return float(value)
+
+    def amount(self, key: str, *, example: str) -> float | None:
+        """Read an optional positive, finite number, such as a sum in USD."""
+        value = self._get(key, None)
+        if value is None:
+            return None
+        valid = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not valid or not math.isfinite(value) or value <= 0:
+            self.fail(key, "must be a positive number, "
+                      f"found {_describe(value)}", f"set e.g. {key} = {example}")
+        return float(value)
+
+    def int_list(self, key: str, *, example: str) -> list[int]:
+        """Read an optional array of integers (empty when absent)."""
+        value = self._get(key, [])
+        if not isinstance(value, list) or not all(
+                isinstance(item, int) and not isinstance(item, bool)
+                for item in value):
+            self.fail(key, "must be an array of integers, "
+                      f"found {_describe(value)}", f"set e.g. {key} = {example}")
+        return list(value)
 
     def string_list(self, key: str, default: Any = _MISSING, *,
                     example: str) -> Any:

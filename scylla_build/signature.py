@@ -9,6 +9,7 @@ from pathlib import Path
 
 from scylla_build.command import CommandSpec
 from scylla_build.overlay import fingerprint
+from scylla_build.preset import PRESETS, PresetName
 
 # Bump when the hashed parts change; records made under another scheme are
 # reported by name rather than silently rebuilt.
@@ -73,9 +74,20 @@ class FileHashes:
 
 
 def command_part(spec: CommandSpec) -> str:
-    """Hash a command as written (before placeholders), its env and timeout."""
-    text = json.dumps([list(spec.argv), spec.env, spec.timeout])
-    return _sha(text.encode())
+    """Hash a command as written (before placeholders), its env and timeout.
+
+    A preset adds its name and version, `model`, `args` and `binary` as
+    written; a bare command hashes exactly as before presets existed. The
+    rate-limit rule is left out: it decides when to retry, not what an
+    attempt that counts did.
+    """
+    parts: list[object] = [list(spec.argv), spec.env, spec.timeout]
+    if spec.preset is not None:
+        version = PRESETS[PresetName(spec.preset)].version
+        parts.append({"preset": spec.preset, "version": version,
+                      "model": spec.model, "args": list(spec.args),
+                      "binary": spec.binary})
+    return _sha(json.dumps(parts).encode())
 
 
 def agent_signature(*, source: str, prompt: str, overlay: Path | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from scylla_build.keyrange import expand_keys
 
 DOIT = str(Path(sys.executable).with_name("doit"))
 
@@ -285,3 +288,94 @@ def executed_tasks(output: str) -> list[str]:
     """Return the tasks `doit run` output says it executed, in order."""
     return [line[3:].strip() for line in output.splitlines()
             if line.startswith(".  ")]
+
+
+# `doit run` closes with one line naming the runs it skipped as up to date,
+# consecutive runs as ranges: "-- 4 runs up to date, workspaces preserved:
+# T0:s00:1-2 passed, T1:s02:1-2 failed". A run whose judge alone executed says
+# ", workspace preserved" on its own line: "[1/3] T1:s02:1 failed in 0.2s,
+# workspace preserved | ...".
+UP_TO_DATE_MARK = " preserved: "
+
+
+def up_to_date_runs(output: str) -> dict[str, str]:
+    """Map each run `doit run` output says was up to date to its status."""
+    found: dict[str, str] = {}
+    for line in output.splitlines():
+        if not (line.startswith("-- ") and UP_TO_DATE_MARK in line):
+            continue
+        for item in line.partition(UP_TO_DATE_MARK)[2].split(", "):
+            written, _, status = item.rpartition(" ")
+            for key in expand_keys(written):
+                found[str(key)] = status
+    return found
+
+
+def finished_runs(output: str) -> dict[str, str]:
+    """Map each run `doit run` output says finished to its finish line."""
+    found: dict[str, str] = {}
+    for line in output.splitlines():
+        if line.startswith("[") and "] " in line:
+            described = line.partition("] ")[2]
+            found[described.split()[0]] = described
+    return found
+
+
+def preserved_runs(output: str) -> set[str]:
+    """Return the runs whose workspace `doit run` output says it preserved."""
+    judged_only = {key for key, line in finished_runs(output).items()
+                   if ", workspace preserved |" in line}
+    return set(up_to_date_runs(output)) | judged_only
+
+
+# The embedded example (experiments/hello-world), copied and built once per
+# test session; tests that use it only read what the build left.
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_FILES = ("dodo.py", "experiments/hello-world")
+
+
+@dataclass
+class BuiltExample:
+    """A copy of the example project after one `doit` with stdout to a file."""
+
+    project: Path
+    output: str
+
+    @property
+    def results(self) -> Path:
+        return self.project / "results" / "hello-world"
+
+    def doit(self, *args: str,
+             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run doit in the project folder as a user would."""
+        return subprocess.run([DOIT, *args], cwd=self.project,
+                              env={**os.environ, **(env or {})},
+                              capture_output=True, text=True, timeout=300,
+                              check=False)
+
+
+def copy_example(project: Path) -> Path:
+    """Copy the example's dodo.py and experiment folder into `project`."""
+    for name in EXAMPLE_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, project / name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            project.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, project / name)
+    return project
+
+
+@pytest.fixture(scope="session")
+def built_example(tmp_path_factory: pytest.TempPathFactory) -> BuiltExample:
+    """Return the example project built once, with what `doit` printed."""
+    folder = tmp_path_factory.mktemp("example")
+    project = copy_example(folder / "project")
+    output = folder / "doit.out"
+    with output.open("w", encoding="utf-8") as handle:
+        done = subprocess.run([DOIT], cwd=project, stdout=handle,
+                              stderr=subprocess.PIPE, text=True, timeout=300,
+                              check=False)
+    assert done.returncode == 0, done.stderr
+    return BuiltExample(project, output.read_text(encoding="utf-8"))

@@ -26,6 +26,7 @@ from tests.conftest import (
     executed_tasks,
     git,
     listed_status,
+    preserved_runs,
     run_tasks,
 )
 
@@ -81,8 +82,7 @@ def rebuild(exp: TestExperiment, *, keys: list[str] | None = None,
                           if mark == "R" and is_run_task(name)},
                    executed=[name for name in executed_tasks(done.stdout)
                              if is_run_task(name)],
-                   preserved={line.split()[1] for line in done.stdout.splitlines()
-                              if line.endswith(", workspace preserved")},
+                   preserved=preserved_runs(done.stdout),
                    calls=exp.calls(),
                    returncode=done.returncode, output=done.stdout + done.stderr)
 

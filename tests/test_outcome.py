@@ -97,3 +97,12 @@ def test_process_outcome_to_dict_merges_reported_result() -> None:
 def test_status_values_match_checkpoint_words() -> None:
     assert [status.value for status in Status] == [
         "running", "agent_complete", "passed", "failed", "error"]
+
+
+def test_agent_failure_is_error_when_the_agent_flags_one() -> None:
+    outcome = exited(1)
+    outcome.result = {"is_error": True, "error_message": "invalid x-api-key"}
+    assert agent_failure(outcome) == Verdict(Status.ERROR, Reason.AGENT_ERROR,
+                                             "invalid x-api-key")
+    outcome.result = {"is_error": False, "error_message": "ignored"}
+    assert agent_failure(outcome) is None
