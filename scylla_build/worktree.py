@@ -137,7 +137,10 @@ def write_diff(workspace: Path, base: str, target: Path) -> None:
     """Write the agent's changes against the base, untracked files included."""
     # A private index keeps the workspace's own index exactly as the agent left it.
     index = target.with_name(f".{target.name}.index")
+    lock = index.with_name(f"{index.name}.lock")
     env = {"GIT_INDEX_FILE": str(index)}
+    # Only this step uses that index, so a lock file is a killed git's leftover.
+    lock.unlink(missing_ok=True)
     try:
         _git(workspace, "read-tree", base, env=env)
         _git(workspace, "add", "--all", env=env)
@@ -147,4 +150,5 @@ def write_diff(workspace: Path, base: str, target: Path) -> None:
             stdout_as_string=False)
     finally:
         index.unlink(missing_ok=True)
+        lock.unlink(missing_ok=True)
     target.write_bytes(bytes(patch))
