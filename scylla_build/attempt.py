@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from pathlib import Path
 
 from scylla_build.layout import ARCHIVED_ENTRIES, RunPaths
@@ -47,7 +48,12 @@ def _free_folder(attempts: Path, number: int) -> Path:
 
 
 def archive_judge(paths: RunPaths, attempt: int) -> Path | None:
-    """Move a rate-limited judge's files aside, so the judge can run again."""
+    """Move a judge's files and the verdict they gave aside, to judge again.
+
+    Used before a re-judge (a changed judge, a forget, a rate limit), so no
+    verdict is ever lost: attempts/<k>-judge-<n>/ keeps the judge folder
+    and a copy of run_result.json as it was.
+    """
     if not paths.judge_dir.exists():
         return None
     number = 1
@@ -56,5 +62,7 @@ def archive_judge(paths: RunPaths, attempt: int) -> Path | None:
     target = paths.attempts / f"{attempt}-judge-{number}"
     target.mkdir(parents=True)
     os.replace(paths.judge_dir, target / paths.judge_dir.name)
+    if paths.run_result.exists():
+        shutil.copy2(paths.run_result, target / paths.run_result.name)
     log.debug("%s: rate-limited judge archived to %s", paths.root, target)
     return target

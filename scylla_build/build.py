@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scylla_build.checkpoint import Checkpoint
+from scylla_build.command import signed_inputs
 from scylla_build.errors import ScyllaError
 from scylla_build.experiment import Experiment
 from scylla_build.layout import ResultsLayout, RunKey
@@ -93,11 +94,12 @@ def open_build(experiment: Experiment) -> Build:
     hashes = FileHashes()
     source = f"{experiment.source.repo}\0{experiment.source.resolve()}"
     prompt = hashes(experiment.prompt)
-    agent_inputs = hashes.inputs(experiment.directory, experiment.agent.inputs)
-    signatures = {sub.key: _agent_signature(sub, source, prompt, agent_inputs)
+    directory = experiment.directory
+    signatures = {sub.key: _agent_signature(sub, source, prompt, hashes.inputs(
+                      directory, signed_inputs(sub.agent, directory)))
                   for sub in experiment.subtests}
     judge = judge_signature(experiment.judge, hashes.inputs(
-        experiment.directory, experiment.judge.inputs))
+        directory, signed_inputs(experiment.judge, directory)))
     layout = ResultsLayout(experiment.results)
     build = Build(experiment, Checkpoint(layout, experiment.name,
                                          experiment.source.resolve()),

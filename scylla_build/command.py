@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -15,6 +16,7 @@ from scylla_build.schema import Table
 PLACEHOLDERS = ("experiment_dir", "prompt_file", "workspace", "run_dir",
                 "tier", "subtest", "run")
 _FORMATTER = string.Formatter()
+_EXPERIMENT_FILE = re.compile(r"\{experiment_dir\}/([^{}]+)")
 
 
 PRESET_NAMES = tuple(name.value for name in presets.PresetName)
@@ -139,6 +141,19 @@ def _both(table: Table) -> None:
     table.fail("preset", "is set together with command",
                "keep one: preset runs a known agent CLI, command runs any "
                "program")
+
+
+def signed_inputs(spec: CommandSpec, experiment_dir: Path) -> tuple[str, ...]:
+    """Return the files whose content signs a command.
+
+    Those listed in `inputs`, plus each file the command names as
+    `{experiment_dir}/...`: a script run by the command is an input whether
+    or not the user remembered to list it.
+    """
+    named = {match.group(1) for arg in spec.argv
+             if (match := _EXPERIMENT_FILE.fullmatch(arg))
+             and (experiment_dir / match.group(1)).is_file()}
+    return tuple(sorted(set(spec.inputs) | named))
 
 
 def check_input(table: Table, key: str, experiment_dir: Path, name: str) -> None:

@@ -159,6 +159,9 @@ class Recorder:
         state = self._state(key)
         if state.get("status") == Status.ERROR:
             return self._task_result(key, state)
+        if state.get("stage") == "judged":
+            # Judged before (a changed judge, or a forget): keep that verdict.
+            archive_judge(self.build.spec(key).paths, state["attempt"])
         judged: ProcessOutcome | None = None
         if state.get("timed_out"):
             verdict = Verdict(Status.FAILED, Reason.TIMEOUT,

@@ -25,7 +25,6 @@ from scylla_build.table import (
     later_pass_lines,
     unfinished_lines,
 )
-from scylla_build.uptodate import Freshness
 
 log = logging.getLogger(__name__)
 
@@ -34,31 +33,27 @@ DURATION_CAPTION = "Agent duration by tier"
 PLOT_NAMES = ("report-pass-rate.png", "report-agent-duration.png")
 
 
-def report_task(freshness: Freshness, judge_tasks: list[str]) -> dict[str, Any]:
-    """Return the doit task that writes report.md after every judge.
+def report_task(build: Build) -> dict[str, Any]:
+    """Return the doit task that writes the report from the records as they are.
 
-    `doit report` builds it; `doit run` leaves it to the reporter, which
-    writes the report at the end of every build that recorded something.
+    It depends on no run: `doit report` must never start an agent (they cost
+    money). A build writes the report itself at its end, through the
+    reporter, whenever it recorded something.
     """
     return {"basename": "report",
             "doc": "summarise every recorded run in report.md and report.html",
-            "actions": [lambda: write_report(freshness.build)],
-            "task_dep": judge_tasks,
-            "uptodate": [ReportCheck(freshness)],
+            "actions": [lambda: write_report(build)],
+            "uptodate": [ReportCheck(build)],
             "verbosity": 0}
 
 
 class ReportCheck(UptodateCalculator):  # type: ignore[misc]  # doit ships no types
     """Up to date while the checkpoint has taken no record since the report."""
 
-    def __init__(self, freshness: Freshness) -> None:
+    def __init__(self, build: Build) -> None:
         super().__init__()
-        self.freshness = freshness
-        self.build = freshness.build
+        self.build = build
         self.reason = "not checked yet"
-
-    def setup(self, dep_manager: Any, tasks_dict: Any) -> None:
-        self.freshness.bind(dep_manager)
 
     def __call__(self, task: Any, values: dict[str, Any]) -> bool:
         try:
@@ -68,12 +63,6 @@ class ReportCheck(UptodateCalculator):  # type: ignore[misc]  # doit ships no ty
         return self.reason == "up to date"
 
     def _decide(self) -> str:
-        # A judge that will run (or just ran) in this process changes the
-        # records: the checkpoint read at start does not show that yet.
-        judged = sum(1 for key in self.build.experiment.run_keys()
-                     if self.freshness.judge(key))
-        if judged:
-            return f"{judged} run(s) to be judged first"
         written = read_stamp(self.build)
         if written.get("revision") != self.build.checkpoint.revision():
             return "runs were recorded since the last report"

@@ -28,7 +28,6 @@ def generate_tasks(build: Build) -> Iterator[TaskDict]:
     """Yield three top-level tasks per run (doit forbids a task named `run`)."""
     freshness = Freshness(build)
     recorder = Recorder(build)
-    judges = []
     for key in build.experiment.run_keys():
         name = str(key)
         yield {"basename": f"workspace:{name}",
@@ -48,5 +47,4 @@ def generate_tasks(build: Build) -> Iterator[TaskDict]:
                "task_dep": [f"run:{name}"],
                "uptodate": [JudgeCheck(freshness, key)],
                "verbosity": 0}
-        judges.append(f"judge:{name}")
-    yield report_task(freshness, judges)
+    yield report_task(build)

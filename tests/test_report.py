@@ -127,9 +127,22 @@ def test_report_rebuilds_only_when_a_run_is_recorded(
     assert ".  report" not in exp.doit("report").stdout
 
     assert exp.doit("forget", "judge:T1:s01:1").returncode == 0
-    assert listed_status(exp.doit("list", "--status").stdout)["report"] == "R"
+    # Nothing is recorded yet: the report still shows the records as they are.
+    assert listed_status(exp.doit("list", "--status").stdout)["report"] == "U"
     rebuilt = exp.doit()
+    assert "report written" in rebuilt.stderr
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     after = modified(exp.results)
     assert all(after[name] != first[name] for name in first), (first, after)
     assert listed_status(exp.doit("list", "--status").stdout)["report"] == "U"
+
+
+def test_report_command_starts_no_agent(make_experiment: MakeExperiment) -> None:
+    exp = make_experiment(runs=1)
+    assert exp.doit().returncode == 1  # s02 fails and rerun_failed is true
+    exp.calls()
+    exp.file.write_text(exp.file.read_text() + "\n")  # any recorded run stays
+    assert exp.doit("forget", "run:T0:s00:1").returncode == 0
+    done = exp.doit("report")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert exp.calls() == []
