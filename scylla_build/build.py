@@ -41,6 +41,11 @@ class Build:
         """Return the run spec of a key."""
         return self.specs[key]
 
+    def workspace_path(self, key: RunKey) -> str:
+        """Return a run's workspace path as text: cheaper than Path on hot paths."""
+        return (f"{self.experiment.results}{os.sep}{key.tier}{os.sep}{key.subtest}"
+                f"{os.sep}run_{key.number:02d}{os.sep}workspace")
+
     def agent_signature(self, key: RunKey) -> Signature:
         """Return the current agent signature of a run's subtest."""
         return self.agent_signatures[f"{key.tier}:{key.subtest}"]
