@@ -64,8 +64,7 @@ class Recorder:
 
     def action(self, step: str, key: RunKey) -> Action:
         """Return the doit action for one step of one run."""
-        method = {"workspace": self.workspace, "run": self.run,
-                  "judge": self.judge}[step]
+        method: Callable[[RunKey], Result] = getattr(self, step)
 
         def act() -> Result:
             if os.getpid() != self.main_pid:
