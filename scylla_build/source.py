@@ -36,6 +36,7 @@ class SourceSpec:
         self.location = location
         self.layout = ResultsLayout(results.absolute())
         self.sha = ""
+        self._cached = ""
 
     @property
     def is_local_repo(self) -> bool:
@@ -121,6 +122,8 @@ class SourceSpec:
         """Make sure the cache clone holds the pinned commit; return its path."""
         cache = self.layout.source_cache
         sha = self.resolve()
+        if self._cached == sha:
+            return cache  # objects are never removed from the cache clone
         if not _has_commit(cache, sha):
             cache.parent.mkdir(parents=True, exist_ok=True)
             with FileLock(self.layout.git_lock):
@@ -128,6 +131,7 @@ class SourceSpec:
                 # find the commit once they hold the lock.
                 if not _has_commit(cache, sha):
                     self._fetch_locked()
+        self._cached = sha
         return cache
 
     def fetch(self) -> None:
