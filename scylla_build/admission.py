@@ -8,6 +8,7 @@ the agent's work they judge is already paid for.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from filelock import FileLock
@@ -19,6 +20,9 @@ from scylla_build.layout import ResultsLayout, RunKey
 from scylla_build.pause import Pause
 from scylla_build.refusal import Refusal
 from scylla_build.slot import Slots
+
+# How long an agent waiting for the first known cost sleeps between looks.
+_WAIT_SECONDS = 0.2
 
 
 @dataclass
@@ -68,6 +72,11 @@ class Admission:
                 _release(slot)
                 continue
             started = self.ledger.start(key, self.limits.budget_usd)
+            if started is None:
+                # No cost is known yet: wait for the agent in flight to report.
+                _release(slot)
+                time.sleep(_WAIT_SECONDS)
+                continue
             if isinstance(started, Refusal):
                 _release(slot)
                 return started

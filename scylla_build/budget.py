@@ -119,14 +119,20 @@ class Ledger:
                 self._spend.take(line)
         return self._spend
 
-    def start(self, key: RunKey, budget: float | None) -> str | Refusal:
-        """Admit an agent under the budget; return its call id or a refusal."""
+    def start(self, key: RunKey, budget: float | None) -> str | Refusal | None:
+        """Admit an agent under the budget: its call id, a refusal, or None to wait.
+
+        Until some agent call has reported a cost there is nothing to estimate
+        the next one by, so under a budget only one agent runs at a time.
+        """
         with self._locked():
             spend = self.spend()
             if budget is not None:
                 refusal = _over_budget(spend, budget)
                 if refusal is not None:
                     return refusal
+                if "agent" not in spend.dearest and spend.in_flight():
+                    return None
             call = uuid.uuid4().hex
             self._append({"event": "start", "call": call, "run": str(key),
                           "pid": os.getpid()})

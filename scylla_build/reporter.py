@@ -31,6 +31,7 @@ from scylla_build.lock import BuildLock
 from scylla_build.process import die_with_parent
 from scylla_build.progress import STEPS, Finish, Progress, RunSteps, step_of
 from scylla_build.record import FINAL_STATUSES
+from scylla_build.refusal import is_refusal
 from scylla_build.report import read_stamp, write_report
 from scylla_build.uptodate import Freshness, JudgeCheck, RunCheck, WorkspaceCheck
 from scylla_build.worktree import Worktrees
@@ -129,7 +130,8 @@ class ExperimentReporter(ConsoleReporter):  # type: ignore[misc]  # untyped doit
 
     def add_failure(self, task: Any, fail: Any) -> None:
         super().add_failure(task, fail)
-        self._resolve(task.name, "failed", f"{task.name}: {type(fail).__name__}")
+        said = getattr(fail, "message", "") or type(fail).__name__
+        self._resolve(task.name, "failed", f"{task.name}: {said}")
 
     def skip_uptodate(self, task: Any) -> None:
         self._resolve(task.name, "skipped")
@@ -183,7 +185,11 @@ class ExperimentReporter(ConsoleReporter):  # type: ignore[misc]  # untyped doit
         state = _read_state(self.build, key)
         status, reason = state.get("status"), state.get("reason")
         judged = "judge" in steps.begun and status in FINAL_STATUSES
-        if steps.failures and not judged:
+        if any(is_refusal(failure) for failure in steps.failures):
+            # Refused before its agent or judge could start (a budget, a long
+            # rate-limit pause): not an outcome, and not counted as one.
+            status, reason = "not started", state.get("stage") or "refused"
+        elif steps.failures and not judged:
             # A step raised before the run reached a verdict: the recorder
             # wrote the error to the checkpoint, not to the run folder.
             status, reason = "error", "tool_error"

@@ -16,7 +16,7 @@ KEYS = [RunKey("T0", "s00", 1), RunKey("T0", "s00", 2), RunKey("T1", "s01", 1),
 
 
 def spend_one(ledger: Ledger, key: RunKey, cost: float | None,
-              budget: float | None = 1.0) -> str | Refusal:
+              budget: float | None = 1.0) -> str | Refusal | None:
     call = ledger.start(key, budget)
     if isinstance(call, str):
         ledger.end(key, kind="agent", attempt=1, cost=cost, call=call)
@@ -79,3 +79,13 @@ def test_no_budget_never_refuses(tmp_path: Path) -> None:
     spend_one(ledger, KEYS[0], 100.0, budget=None)
     assert isinstance(ledger.start(KEYS[1], None), str)
     assert ledger.refusal(None) is None
+
+
+def test_second_agent_waits_until_a_first_cost_is_known(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    first = ledger.start(KEYS[0], 1.0)
+    assert isinstance(first, str)
+    assert ledger.start(KEYS[1], 1.0) is None  # nothing to estimate by yet
+    assert ledger.start(KEYS[1], None) is not None  # no budget, no waiting
+    ledger.end(KEYS[0], kind="agent", attempt=1, cost=0.30, call=first)
+    assert isinstance(ledger.start(KEYS[1], 1.0), str)

@@ -260,6 +260,19 @@ def test_budget_stops_new_agents_and_resumes_when_raised(
     assert {e["status"] for e in entries(agents.exp).values()} == {"passed"}
 
 
+def test_budget_holds_under_parallel_builds(
+        make_experiment: MakeExperiment, tmp_path: Path) -> None:
+    agents = preset_experiment(make_experiment, tmp_path, runs=2,
+                               experiment="budget_usd = 1.00")
+    done = agents.doit("run", "-n", "4", FAKE_CLI_COST="0.30", FAKE_CLI_SLEEP="0.3")
+    assert done.returncode != 0, done.stdout
+    # Before any cost is known only one agent may run; after that the
+    # estimate keeps the agents in flight within the budget.
+    assert len(agents.calls()) <= 3
+    spent = sum(e.get("spend_usd", 0.0) for e in entries(agents.exp).values())
+    assert spent <= 1.00 + 1e-9
+
+
 def test_max_concurrent_agents_caps_agents_not_tasks(
         make_experiment: MakeExperiment, tmp_path: Path) -> None:
     agents = preset_experiment(make_experiment, tmp_path,
