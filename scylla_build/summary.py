@@ -33,7 +33,9 @@ def wilson_interval(successes: int, trials: int,
     centre = (rate + spread / 2) / (1 + spread)
     half = (z / (1 + spread)) * math.sqrt(
         rate * (1 - rate) / trials + spread / (4 * trials))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # Exact arithmetic puts the rate inside the interval (a bound at 0 or 1
+    # for all-fail or all-pass); floats can miss it by one ulp.
+    return max(0.0, min(centre - half, rate)), min(1.0, max(centre + half, rate))
 
 
 @dataclass(frozen=True)

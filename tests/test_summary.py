@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from scylla_build.layout import RunKey
+from scylla_build.plot import pass_rate_png
 from scylla_build.record import RunRecord
-from scylla_build.summary import ALL, summarise, summary_of, wilson_interval
+from scylla_build.summary import (
+    ALL,
+    GroupSummary,
+    summarise,
+    summary_of,
+    wilson_interval,
+)
 
 # Bounds solved independently, by bisection on (k/n - p)^2 = z^2 p(1-p)/n,
 # and matching published tables (7 of 10: 0.3968 to 0.8922).
@@ -62,3 +69,18 @@ def test_summary_of_orders_groups_and_lists_retries_and_unfinished() -> None:
         ("T1", "s02")]
     assert [str(r.key) for r in summary.later_passes] == ["T1:s01:1"]
     assert [str(r.key) for r in summary.never_completed] == ["T1:s02:1"]
+
+
+@pytest.mark.parametrize("trials", [1, 3, 7, 10, 49, 1000])
+def test_wilson_interval_contains_all_pass_and_all_fail_rates(trials: int) -> None:
+    low, high = wilson_interval(trials, trials)
+    assert low <= 1.0 == high
+    low, high = wilson_interval(0, trials)
+    assert low == 0.0 <= high
+
+
+def test_pass_rate_plot_draws_many_all_pass_subtests() -> None:
+    rows = [GroupSummary(f"T{tier}", f"s{sub:02d}", 10, 10, 0, 0, 0.1,
+                         None, None, None)
+            for tier in range(20) for sub in range(50)]
+    assert pass_rate_png(rows).startswith(b"\x89PNG")
