@@ -163,8 +163,8 @@ def code_line() -> str:
 
 
 def ratio(value: float, baseline: float) -> str:
-    """Format value / baseline, e.g. '3.21x'."""
-    if baseline <= 0:
+    """Format value / baseline, e.g. '3.21x'; 'n/a' when either is not positive."""
+    if baseline <= 0 or value < 0:
         return "n/a"
     return f"{value / baseline:.2f}x"
 

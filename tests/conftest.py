@@ -172,9 +172,15 @@ agent.env = {{ AGENT_MODE = "{s02_mode}" }}
 
 
 def git(cwd: Path, *args: str) -> str:
-    """Run git in `cwd` with a fixed identity and return its output."""
+    """Run git in `cwd` with a fixed identity and date; return its output.
+
+    Fixed dates make a repository's shas depend on its content alone, so two
+    repositories written alike are alike even a second apart.
+    """
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+           "GIT_AUTHOR_DATE": "2001-01-01T00:00:00Z",
+           "GIT_COMMITTER_DATE": "2001-01-01T00:00:00Z"}
     done = subprocess.run(["git", *args], cwd=cwd, env=env, check=True,
                           capture_output=True, text=True)
     return done.stdout.strip()
