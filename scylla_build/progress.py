@@ -77,6 +77,10 @@ class Progress:
         self.up_to_date: dict[RunKey, str] = {}
         self.ignored: list[RunKey] = []
         self.slots = 1
+        # Kept as they change rather than recounted, so that the work per
+        # finished run does not grow with the size of the build.
+        self._flying: set[RunKey] = set()
+        self._seconds = 0.0
 
     @property
     def done(self) -> int:
@@ -95,7 +99,9 @@ class Progress:
             steps.started = now
         steps.begun.add(step)
         self.todo.add(key)
-        self.slots = max(self.slots, len(self.in_flight()))
+        if steps.pending:
+            self._flying.add(key)
+        self.slots = max(self.slots, len(self._flying))
 
     def resolve(self, step: str, key: RunKey, *, outcome: str,
                 failure: str | None = None) -> RunSteps | None:
@@ -115,11 +121,15 @@ class Progress:
             steps.skipped.add(step)
         else:
             steps.ignored = True
-        return None if steps.pending else steps
+        if steps.pending:
+            return None
+        self._flying.discard(key)
+        return steps
 
     def finish(self, finish: Finish) -> None:
         """Count a run that finished in this build."""
         self.finished.append(finish)
+        self._seconds += finish.seconds
         self.counts[finish.status] += 1
         self.todo.add(finish.key)
 
@@ -133,14 +143,14 @@ class Progress:
 
     def in_flight(self) -> dict[RunKey, float]:
         """Return the start time of every run executing now."""
-        return {key: steps.started for key, steps in self.runs.items()
-                if steps.started is not None and steps.pending}
+        return {key: started for key in self._flying
+                if (started := self.runs[key].started) is not None}
 
     def eta(self, now: float) -> float | None:
         """Estimate the seconds left from the runs finished so far."""
         if not self.finished:
             return None
-        mean = sum(finish.seconds for finish in self.finished) / self.done
+        mean = self._seconds / self.done
         left = max(0, len(self.todo) - self.done)
         begun = sum(min(now - start, mean) for start in self.in_flight().values())
         return max(0.0, left * mean - begun) / self.slots
