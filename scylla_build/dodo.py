@@ -12,6 +12,7 @@ from doit.exceptions import InvalidDodoFile
 from scylla_build.build import Build, open_build, remember
 from scylla_build.errors import ScyllaError, debugging
 from scylla_build.experiment import load_experiment
+from scylla_build.heap import long_lived
 from scylla_build.reporter import reporter_for
 from scylla_build.tasks import default_tasks, generate_tasks
 
@@ -38,7 +39,8 @@ def experiment_dodo(file: Path | str) -> tuple[dict[str, Any], TaskCreator]:
     """
     setup_logging()
     try:
-        build = _open(file)
+        with long_lived():
+            build = _open(file)
     except (ScyllaError, OSError) as err:
         if debugging():
             raise
@@ -53,7 +55,9 @@ def experiment_dodo(file: Path | str) -> tuple[dict[str, Any], TaskCreator]:
     remember(build)
 
     def task_experiment() -> Iterator[dict[str, Any]]:
-        yield from generate_tasks(build)
+        # doit turns each dict into a Task as it is yielded: both live on.
+        with long_lived():
+            yield from generate_tasks(build)
     task_experiment.__doc__ = f"experiment {build.experiment.name}"
     return {k: v for k, v in config.items() if v is not None}, task_experiment
 
