@@ -146,3 +146,18 @@ def test_check_overlay_path_refuses_escaping_paths(overlay: Path,
                                                    written: str) -> None:
     with pytest.raises(ConfigError, match=r"\.overlay: must stay inside"):
         _check(overlay.parents[2], written)
+
+
+def test_fingerprint_of_a_fixed_overlay_never_changes(overlay: Path) -> None:
+    # Recorded runs keep the fingerprint their overlay had: a change in how
+    # it is computed would rebuild every run of every experiment.
+    (overlay / "bin" / "docs").mkdir()
+    (overlay / "bin" / "docs" / "a.txt").write_bytes(b"\x00binary\n")
+    (overlay / "bin-link").symlink_to("bin")
+    (overlay / "broken").symlink_to("missing")
+    (overlay / "z-empty").mkdir()
+    assert [path.relative_to(overlay).as_posix() for path in walk(overlay)] == [
+        "bin-link", "HINT.md", "broken", "hint-link", "bin/run.sh",
+        "bin/docs/a.txt"]
+    assert fingerprint(overlay) == (
+        "3b3b0ebfda8b5923c8a2f11a0505a1b605dfb53d69afed2ea6060774e5ef9da6")
