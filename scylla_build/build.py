@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from scylla_build.checkpoint import Checkpoint
@@ -38,8 +39,22 @@ class Build:
         return ResultsLayout(self.experiment.results)
 
     def spec(self, key: RunKey) -> RunSpec:
-        """Return the run spec of a key."""
-        return self.specs[key]
+        """Return the run spec of a key; raise KeyError if no such run exists.
+
+        Made on first use: a no-op build needs none of them.
+        """
+        found = self.specs.get(key)
+        if found is None:
+            if not 1 <= key.number <= self.experiment.runs:
+                raise KeyError(key)
+            subtest = self.subtests[f"{key.tier}:{key.subtest}"]
+            found = self.specs[key] = RunSpec(key, self.experiment, subtest)
+        return found
+
+    @cached_property
+    def subtests(self) -> dict[str, Subtest]:
+        """Return each subtest by its `tier:name`."""
+        return {sub.key: sub for sub in self.experiment.subtests}
 
     def workspace_path(self, key: RunKey) -> str:
         """Return a run's workspace path as text: cheaper than Path on hot paths."""
@@ -95,7 +110,7 @@ def loaded_build() -> Build:
 
 
 def open_build(experiment: Experiment) -> Build:
-    """Compute each subtest's signatures once and index the runs."""
+    """Compute each subtest's signatures once."""
     hashes = FileHashes()
     source = f"{experiment.source.repo}\0{experiment.source.resolve()}"
     prompt = hashes(experiment.prompt)
@@ -109,9 +124,6 @@ def open_build(experiment: Experiment) -> Build:
     build = Build(experiment, Checkpoint(layout, experiment.name,
                                          experiment.source.resolve()),
                   signatures, judge)
-    by_key = {sub.key: sub for sub in experiment.subtests}
-    for key in experiment.run_keys():
-        build.specs[key] = RunSpec(key, experiment, by_key[f"{key.tier}:{key.subtest}"])
     return build
 
 
