@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 CHECKPOINT_NAME = "checkpoint.json"
 # The tool's own state (source cache, locks, doit's database) lives in the
@@ -13,9 +14,12 @@ STATE_DIR = ".scylla"
 ARCHIVED_ENTRIES = ("agent", "judge", "diff.patch", "run_result.json")
 
 
-@dataclass(frozen=True, order=True)
-class RunKey:
-    """Identify one run: tier, subtest and 1-based run number."""
+class RunKey(NamedTuple):
+    """Identify one run: tier, subtest and 1-based run number.
+
+    A tuple, so that hashing and comparing the tens of thousands of keys a
+    build looks up stays in C.
+    """
 
     tier: str
     subtest: str

@@ -7,6 +7,7 @@ when all of them were skipped as up to date.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ STEPS = ("workspace", "run", "judge")
 COUNTED = ("passed", "failed", "error")
 
 
+@functools.cache  # asked for every task of a build, more than once each
 def step_of(task_name: str) -> tuple[str, RunKey] | None:
     """Return the step and run key of a run's task name, else None."""
     step, _, rest = task_name.partition(":")
