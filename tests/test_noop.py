@@ -131,6 +131,23 @@ def test_second_build_executes_nothing_and_touches_nothing(
     assert ["reset", "--quiet", "--hard"] in [argv[:3] for argv in logged_git(log)]
 
 
+def test_git_calls_of_a_no_op_build_do_not_grow_with_its_runs(
+        make_experiment: MakeExperiment, tmp_path: Path) -> None:
+    # The no-op path may ask git about the source once per build, never per
+    # run: three times the runs must cost the same git calls.
+    exp = make_experiment(runs=2, s02_mode="pass")
+    assert exp.doit().returncode == 0
+    bin_folder, log = git_logger(tmp_path / "bin")
+    doit_with_git_log(exp, bin_folder)
+    few = logged_git(log)
+    exp.edit("runs = 2", "runs = 6")
+    assert exp.doit().returncode == 0
+    log.unlink()
+    second = doit_with_git_log(exp, bin_folder)
+    assert executed_tasks(second.stdout) == []
+    assert logged_git(log) == few
+
+
 def test_git_write_detection_reads_subcommands() -> None:
     assert not writes(["version"])
     assert not writes(["cat-file", "--batch-check"])
