@@ -5,10 +5,15 @@ The experiment's agent and judge are `true`, so a sequential first build
 worktree, the overlay and its base commit, the diff, the checkpoint and the
 run's records. Nothing is subtracted. The baseline, measured in the same
 invocation, is `git worktree add --detach` of the same 2,000-file source, one
-per run, from a bare clone as the tool's cache is. A bare process spawn is
-measured too, to show what the two `true` processes of a run cost.
+per run up to `--bare-limit` adds (1,000), from a bare clone as the tool's
+cache is. Past that many registrations each bare add slows down (git reads
+every registration of its repository), so a larger build is compared with
+the cost of an add into a repository of at most 1,000 worktrees, which is
+stricter than its own size would be. A bare process spawn is measured too,
+to show what the two `true` processes of a run cost.
 
-Usage: python bench/first_build.py [--quick] [--files N] [--breakdown] [--profile]
+Usage: python bench/first_build.py [--quick] [--sizes N ...] [--files N]
+       [--bare-limit N] [--breakdown] [--profile]
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ SIZES = (100, 1_000)
 QUICK_SIZES = (20, 100)
 SOURCE_FILES = 2_000
 SPAWNS = 200
+BARE_LIMIT = 1_000
 # Seconds after which a hung build is killed, plus ten seconds per run.
 BUILD_TIMEOUT = 600
 
@@ -101,7 +107,8 @@ def tool_build(folder: Path, repo: Path, runs: int, true: str) -> tuple[float, i
     return sample.seconds / runs, size
 
 
-def measure_size(folder: Path, repo: Path, runs: int, true: str) -> SizeResult:
+def measure_size(folder: Path, repo: Path, runs: int, true: str, *,
+                 bare_limit: int) -> SizeResult:
     """Measure the tool between two halves of the baseline.
 
     Drift in the machine's speed then weighs on both alike. Nothing is
@@ -109,23 +116,25 @@ def measure_size(folder: Path, repo: Path, runs: int, true: str) -> SizeResult:
     sync, because deleting or writing back 100,000s of files slows whatever
     runs next.
     """
-    half = runs // 2
+    adds = min(runs, bare_limit)
+    half = adds // 2
     progress(f"{half:,} bare worktree adds of {repo.name}")
     bare = BareWorktrees(folder / "bare", repo)
     bare_seconds = bare.add(half)
     progress(f"first build of {runs:,} runs, one job")
     tool, checkpoint = tool_build(folder / "tool", repo, runs, true)
-    progress(f"{runs - half:,} more bare worktree adds")
-    bare_seconds += bare.add(runs - half)
+    progress(f"{adds - half:,} more bare worktree adds")
+    bare_seconds += bare.add(adds - half)
     progress(f"deleting {folder}")
     shutil.rmtree(folder)
     os.sync()
-    bare_per_run = bare_seconds / runs
+    bare_per_run = bare_seconds / adds
     result = SizeResult(runs, tool, bare_per_run, checkpoint)
     print(f"{'first build per run':<24} {runs:>6,} runs: tool "
           f"{seconds_text(tool)} vs bare worktree add "
           f"{seconds_text(bare_per_run)} = {ratio(tool, bare_per_run)} "
-          f"(checkpoint.json {checkpoint / 1024:,.0f} KB)", flush=True)
+          f"(bare: mean of {adds:,} adds; checkpoint.json "
+          f"{checkpoint / 1024:,.0f} KB)", flush=True)
     return result
 
 
@@ -193,6 +202,9 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs="+", help="run counts to measure")
     parser.add_argument("--files", type=int, default=SOURCE_FILES,
                         help=f"files in the source repository ({SOURCE_FILES:,})")
+    parser.add_argument("--bare-limit", type=int, default=BARE_LIMIT,
+                        help="most bare worktree adds per size, into one "
+                        f"repository ({BARE_LIMIT:,})")
     parser.add_argument("--profile", action="store_true",
                         help="also cProfile a first build at the largest size")
     parser.add_argument("--breakdown", action="store_true",
@@ -216,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         spawn = spawn_seconds(true)
         print(f"{'bare process spawn':<24} {seconds_text(spawn)} "
               f"(median of {SPAWNS} runs of {true})", flush=True)
-        results = [measure_size(folder / f"runs-{runs}", repo, runs, true)
+        results = [measure_size(folder / f"runs-{runs}", repo, runs, true,
+                                bare_limit=options.bare_limit)
                    for runs in sizes]
         if options.breakdown:
             breakdown_build(folder / "breakdown", repo, sizes[-1], true)
