@@ -115,11 +115,18 @@ class Worktrees:
 
 
 def commit_base(workspace: Path, message: str) -> str:
-    """Commit everything in the workspace (the overlay) and return the sha."""
+    """Commit everything in the workspace (the overlay) and return the sha.
+
+    Plumbing rather than `git commit`, which refreshes the whole index again:
+    right after a checkout every entry looks racily clean to git and is
+    hashed anew, which `git add --all` has just done. The commit is the same.
+    """
     _git(workspace, "add", "--all")
-    _git(workspace, *_COMMIT_CONFIG, "commit", "--quiet", "--allow-empty",
-         "--no-verify", "-m", message)
-    return _git(workspace, "rev-parse", "HEAD").strip()
+    tree = _git(workspace, "write-tree").strip()
+    sha = _git(workspace, *_COMMIT_CONFIG, "commit-tree", tree, "-p", "HEAD",
+               "-m", message).strip()
+    _git(workspace, "update-ref", "--no-deref", "HEAD", sha)
+    return sha
 
 
 def reset_to(workspace: Path, base: str) -> None:
@@ -142,7 +149,7 @@ def write_diff(workspace: Path, base: str, target: Path) -> None:
     # Only this step uses that index, so a lock file is a killed git's leftover.
     lock.unlink(missing_ok=True)
     try:
-        _git(workspace, "read-tree", base, env=env)
+        _seed_index(workspace, base, index)
         _git(workspace, "add", "--all", env=env)
         patch = git.Git(str(workspace)).execute(
             ["git", "diff", "--cached", "--binary", base],
@@ -152,3 +159,18 @@ def write_diff(workspace: Path, base: str, target: Path) -> None:
         index.unlink(missing_ok=True)
         lock.unlink(missing_ok=True)
     target.write_bytes(bytes(patch))
+
+
+def _seed_index(workspace: Path, base: str, index: Path) -> None:
+    """Start the private index as a copy of the workspace's own.
+
+    Its file stamps let `git add --all` hash only what changed since; an
+    index read from the base commit has none, so every file would be hashed.
+    Whatever the agent did to its index, `add --all` then makes the copy
+    match the files. Without a readable index, start from the base.
+    """
+    own = Path(_git(workspace, "rev-parse", "--git-path", "index").strip())
+    try:
+        shutil.copyfile(workspace / own, index)
+    except OSError:
+        _git(workspace, "read-tree", base, env={"GIT_INDEX_FILE": str(index)})
