@@ -143,7 +143,7 @@ def report(results: list[SizeResult], spawn: float) -> None:
     for result in results:
         print(f"{'two process spawns':<24} {result.runs:>6,} runs: "
               f"{seconds_text(2 * spawn)} per run = "
-              f"{ratio(2 * spawn, result.tool)} of the tool's per-run cost")
+              f"{2 * spawn / result.tool:.1%} of the tool's per-run cost")
     growth = []
     for small, large in itertools.pairwise(results):
         span = f"{small.runs:,} -> {large.runs:,} runs"
