@@ -131,6 +131,10 @@ class SourceSpec:
                 # find the commit once they hold the lock.
                 if not _has_commit(cache, sha):
                     self._fetch_locked()
+        if not self._cached:
+            # Caches made before gc.auto was set get it once per process.
+            with FileLock(self.layout.git_lock):
+                disable_auto_gc(cache)
         self._cached = sha
         return cache
 
@@ -143,23 +147,49 @@ class SourceSpec:
     def _fetch_locked(self) -> None:
         cache = self.layout.source_cache
         if not (cache / "HEAD").exists():
-            _init_cache(cache)
+            init_bare(cache)
         with git.Repo(cache) as repo:
             log.info("fetching %s into %s", self.repo, cache)
             repo.git.fetch("--quiet", self.location, *_FETCH_REFSPECS,
                            env=GIT_ENV)
 
 
-def _init_cache(cache: Path) -> None:
-    """Create the bare cache clone under a temporary name, then rename it.
+def init_bare(repo: Path, *, alternate: Path | None = None) -> None:
+    """Create a bare repository under a temporary name, then rename it.
 
     `git init` writes HEAD before objects/, so a repository initialised in
     place and killed half-way would look present but fail every later build.
+    With `alternate`, the new repository reads that repository's objects.
     """
-    temporary = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    temporary = repo.with_name(f"{repo.name}.{os.getpid()}.tmp")
     shutil.rmtree(temporary, ignore_errors=True)
     git.Repo.init(temporary, bare=True).close()
-    os.replace(temporary, cache)
+    disable_auto_gc(temporary)
+    if alternate is not None:
+        # Relative to the objects folder (gitrepository-layout), so the
+        # link survives a move of the whole results folder.
+        link = os.path.relpath(alternate / "objects", repo / "objects")
+        (temporary / "objects" / "info" / "alternates").write_text(
+            f"{link}\n", encoding="utf-8")
+    os.replace(temporary, repo)
+
+
+def disable_auto_gc(repo: Path) -> None:
+    """Set `gc.auto = 0` in one of the tool's repositories, unless it is set.
+
+    Every run's base commit (and its diff) adds loose objects, so a long
+    build would sooner or later start `git gc --auto` in the middle of it:
+    a repack of the cache in the background, a `worktree prune` the tool
+    never runs on purpose (see worktree.py), and a prune of objects the
+    cache no longer reaches though subtest repositories' worktrees still use
+    them, since they borrow the cache's objects.
+    """
+    with git.Repo(repo) as opened:
+        with opened.config_reader("repository") as config:
+            if str(config.get_value("gc", "auto", "")) == "0":
+                return
+        with opened.config_writer() as config:
+            config.set_value("gc", "auto", 0)
 
 
 def _cached_commit(cache: Path, rev: str) -> str | None:
