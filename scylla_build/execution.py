@@ -23,14 +23,14 @@ REPORTED_NAME = "reported.json"
 
 
 def _worktrees(spec: RunSpec) -> Worktrees:
-    cache = spec.experiment.source.ensure_cached()
-    return Worktrees(cache, spec.layout.git_lock)
+    spec.experiment.source.ensure_cached()
+    return Worktrees(spec.layout)
 
 
 def prepare_workspace(spec: RunSpec) -> str:
     """Create the worktree at the pinned commit, lay the overlay, return the base."""
     workspace = spec.paths.workspace
-    _worktrees(spec).create(workspace, spec.experiment.source.resolve())
+    _worktrees(spec).create(spec.key, spec.experiment.source.resolve())
     overlay.lay(spec.subtest.overlay, workspace)
     return commit_base(workspace, f"scylla-build: overlay of {spec.key}")
 

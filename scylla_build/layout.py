@@ -58,6 +58,33 @@ class ResultsLayout:
         return self.state / "git.lock"
 
     @property
+    def subtest_repos(self) -> Path:
+        return self.state / "worktrees"
+
+    def subtest_repo(self, tier: str, subtest: str) -> Path:
+        """Return the bare repository that registers one subtest's worktrees.
+
+        `git worktree add` reads every registration of its repository, so
+        one repository per subtest keeps its cost bounded by the subtest's
+        runs instead of growing with the whole experiment.
+        """
+        return self.subtest_repos / tier / f"{subtest}.git"
+
+    def registries(self) -> list[Path]:
+        """Return every repository that may register workspaces, present or not.
+
+        Results built before subtest repositories registered their
+        workspaces in the source cache, so it is one of them.
+        """
+        return [self.source_cache, *sorted(self.subtest_repos.glob("*/*.git"))]
+
+    def registry_lock(self, repo: Path) -> Path:
+        """Return the lock serialising worktree operations on `repo` (DESIGN 7)."""
+        if repo == self.source_cache:
+            return self.git_lock
+        return repo.with_suffix(".lock")
+
+    @property
     def build_lock(self) -> Path:
         return self.state / "build.lock"
 

@@ -238,10 +238,7 @@ class PlainReporter(ExperimentReporter):
 
 def relink_moved_workspaces(build: Build) -> None:
     """Re-link worktrees once per build if the results folder moved."""
-    cache = build.layout.source_cache
-    if (cache / "worktrees").is_dir():
-        Worktrees(cache, build.layout.git_lock).relink_if_moved(
-            build.layout.root, build.layout.workspaces)
+    Worktrees(build.layout).relink_if_moved()
 
 
 def reporter_for(build: Build) -> type[ExperimentReporter]:

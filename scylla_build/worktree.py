@@ -6,13 +6,13 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import git
 from filelock import FileLock
 
-from scylla_build.source import GIT_ENV
+from scylla_build.layout import STATE_DIR, ResultsLayout, RunKey
+from scylla_build.source import GIT_ENV, init_bare
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ def _git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return output
 
 
-class Worktrees:
-    """Worktree operations on one cache clone, serialised by a file lock.
+class Registry:
+    """One repository that registers worktrees, serialised by a file lock.
 
     Nothing here runs `git worktree prune`: after the results folder moves,
     every registration names a path that is gone, and a prune would hand
@@ -45,73 +45,141 @@ class Worktrees:
     by `add --force --force` when its path is built again.
     """
 
-    def __init__(self, cache: Path, lock: Path) -> None:
-        self.cache = cache
+    def __init__(self, repo: Path, lock: Path) -> None:
+        self.repo = repo
         self.lock = lock
 
-    def create(self, workspace: Path, sha: str) -> None:
-        """Make a fresh worktree at `sha`, replacing whatever is there."""
+    def add(self, workspace: Path, sha: str, *,
+            alternate: Path | None = None) -> None:
+        """Make a fresh worktree at `sha`, creating the repository if needed."""
+        self.lock.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(self.lock):
-            self._remove_locked(workspace)
+            if not (self.repo / "HEAD").exists():
+                log.debug("creating %s for worktrees", self.repo)
+                init_bare(self.repo, alternate=alternate)
             workspace.parent.mkdir(parents=True, exist_ok=True)
             # Twice forced: a registration left by a kill (missing folder,
             # or locked mid-add) is replaced rather than refused.
-            _git(self.cache, "worktree", "add", "--force", "--force",
+            _git(self.repo, "worktree", "add", "--force", "--force",
                  "--detach", "--quiet", str(workspace), sha)
 
     def remove(self, workspace: Path) -> None:
-        """Remove a worktree and its registration, whichever half exists."""
+        """Remove a worktree and its registration, or just the folder."""
         with FileLock(self.lock):
-            self._remove_locked(workspace)
-
-    def _remove_locked(self, workspace: Path) -> None:
-        if workspace.is_symlink():
-            workspace.unlink()  # never follow a link out of the results folder
-        elif workspace.exists():
             try:
-                _git(self.cache, "worktree", "remove", "--force", "--force",
+                _git(self.repo, "worktree", "remove", "--force", "--force",
                      str(workspace))
             except git.GitCommandError:
                 log.warning("%s was not a registered worktree; deleting it",
                             workspace)
                 shutil.rmtree(workspace)
 
-    def relink_if_moved(self, results: Path,
-                        workspaces: Callable[[], list[Path]]) -> None:
-        """Re-link every worktree if the results folder was moved.
-
-        One registration is enough to tell: a move changes them all.
-        """
-        sample = self._sample_registration()
-        # git records real paths: compare with the resolved results folder.
-        if sample is None or sample.is_relative_to(results.resolve()):
-            return
-        found = [str(path) for path in workspaces()
-                 if not path.is_symlink() and (path / ".git").is_file()]
-        log.warning("the results folder was moved (a worktree was registered "
-                    "at %s); re-linking %d workspaces", sample, len(found))
+    def repair(self, workspaces: list[str]) -> None:
+        """Re-link worktrees of this repository whose folders were moved."""
         with FileLock(self.lock):
-            for start in range(0, len(found), _REPAIR_BATCH):
-                try:
-                    _git(self.cache, "worktree", "repair",
-                         *found[start:start + _REPAIR_BATCH])
-                except git.GitCommandError as err:
-                    log.warning("could not re-link every moved worktree: %s", err)
+            _git(self.repo, "worktree", "repair", *workspaces)
 
-    def _sample_registration(self) -> Path | None:
+    def sample_registration(self) -> Path | None:
         """Return where one registered worktree was last known to live."""
         with contextlib.suppress(OSError), \
-                os.scandir(self.cache / "worktrees") as entries:
+                os.scandir(self.repo / "worktrees") as entries:
             for entry in entries:
                 with contextlib.suppress(OSError):
                     text = Path(entry.path, "gitdir").read_text(encoding="utf-8")
                     return Path(text.strip())
         return None
 
+
+class Worktrees:
+    """The workspaces of a results folder as worktrees of the cache clone.
+
+    Each subtest's workspaces are registered in a small bare repository of
+    their own that borrows the cache's objects (ResultsLayout.subtest_repo).
+    Workspaces of results built before then stay registered in the cache
+    and are found through their `.git` file.
+    """
+
+    def __init__(self, layout: ResultsLayout) -> None:
+        self.layout = layout
+        self.cache = layout.source_cache
+
+    def registry(self, repo: Path) -> Registry:
+        return Registry(repo, self.layout.registry_lock(repo))
+
+    def create(self, key: RunKey, sha: str) -> None:
+        """Make a fresh worktree of run `key` at `sha`, replacing what is there."""
+        workspace = self.layout.run(key).workspace
+        self.remove(workspace)
+        repo = self.layout.subtest_repo(key.tier, key.subtest)
+        self.registry(repo).add(workspace, sha, alternate=self.cache)
+
+    def remove(self, workspace: Path) -> None:
+        """Remove a worktree and its registration, whichever half exists."""
+        if workspace.is_symlink():
+            workspace.unlink()  # never follow a link out of the results folder
+        elif workspace.exists():
+            repo = self.registered_in(workspace) or self.cache
+            self.registry(repo).remove(workspace)
+
     def repair(self, workspace: Path) -> None:
         """Re-link a worktree whose results folder was moved."""
-        with FileLock(self.lock):
-            _git(self.cache, "worktree", "repair", str(workspace))
+        repo = self.registered_in(workspace) or self.cache
+        self.registry(repo).repair([str(workspace)])
+
+    def registered_in(self, workspace: Path) -> Path | None:
+        """Return the tool's repository that `workspace` is registered in.
+
+        The `.git` file names the registration by its path when it was last
+        linked; its part under the state folder is the same after a move.
+        """
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            text = (workspace / ".git").read_text(encoding="utf-8")
+            if text.startswith("gitdir:"):
+                parts = (workspace / text.removeprefix("gitdir:").strip()).parts
+                if STATE_DIR in parts:
+                    inner = parts[len(parts) - parts[::-1].index(STATE_DIR):]
+                    repo = self.layout.state.joinpath(*inner).parent.parent
+                    return repo if self._is_registry(repo) else None
+        return None
+
+    def _is_registry(self, repo: Path) -> bool:
+        known = (repo == self.layout.source_cache
+                 or repo.parent.parent == self.layout.subtest_repos)
+        return known and (repo / "HEAD").is_file()
+
+    def relink_if_moved(self) -> None:
+        """Re-link every worktree if the results folder was moved.
+
+        One registration is enough to tell: a move changes them all.
+        """
+        sample = self._sample_registration()
+        # git records real paths: compare with the resolved results folder.
+        if sample is None or sample.is_relative_to(self.layout.root.resolve()):
+            return
+        # `repair` run in the wrong repository would adopt a workspace
+        # whose registration has the same name there, so each goes to its own.
+        groups: dict[Path, list[str]] = {}
+        for path in self.layout.workspaces():
+            repo = None if path.is_symlink() else self.registered_in(path)
+            if repo is not None:
+                groups.setdefault(repo, []).append(str(path))
+        log.warning("the results folder was moved (a worktree was registered "
+                    "at %s); re-linking %d workspaces of %d repositories",
+                    sample, sum(map(len, groups.values())), len(groups))
+        for repo, paths in groups.items():
+            registry = self.registry(repo)
+            for start in range(0, len(paths), _REPAIR_BATCH):
+                try:
+                    registry.repair(paths[start:start + _REPAIR_BATCH])
+                except git.GitCommandError as err:
+                    log.warning("could not re-link every moved worktree: %s", err)
+
+    def _sample_registration(self) -> Path | None:
+        for repo in self.layout.registries():
+            sample = self.registry(repo).sample_registration()
+            if sample is not None:
+                return sample
+        return None
 
 
 def commit_base(workspace: Path, message: str) -> str:

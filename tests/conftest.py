@@ -186,6 +186,24 @@ def git(cwd: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
+def registered_worktrees(results: Path) -> dict[Path, set[Path]]:
+    """Map each repository of the tool that registers worktrees to them.
+
+    The source cache registers the workspaces of results built before the
+    per-subtest repositories under `.scylla/worktrees/` took over.
+    """
+    state = results / ".scylla"
+    found: dict[Path, set[Path]] = {}
+    for repo in [state / "source.git", *sorted(state.glob("worktrees/*/*.git"))]:
+        if not (repo / "HEAD").is_file():
+            continue
+        listed = git(repo, "worktree", "list", "--porcelain")
+        found[repo] = {Path(block.splitlines()[0].removeprefix("worktree ")).resolve()
+                       for block in listed.split("\n\n")
+                       if block and "bare" not in block.splitlines()}
+    return found
+
+
 def make_source_repo(folder: Path) -> Path:
     """Create a small git repository with one commit on `main`."""
     folder.mkdir(parents=True)

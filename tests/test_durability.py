@@ -29,8 +29,8 @@ from tests.conftest import (
     MakeExperiment,
     TestExperiment,
     executed_tasks,
-    git,
     listed_status,
+    registered_worktrees,
 )
 from tests.proctree import descendants, is_alive, kill_tree
 
@@ -114,12 +114,7 @@ def final_statuses(exp: TestExperiment) -> dict[str, str]:
 
 def assert_worktrees_match_disk(exp: TestExperiment) -> None:
     """Every registered worktree has its folder, and every workspace is one."""
-    cache = exp.results / ".scylla" / "source.git"
-    registered = set()
-    for block in git(cache, "worktree", "list", "--porcelain").split("\n\n"):
-        lines = block.splitlines()
-        if lines and "bare" not in lines:
-            registered.add(Path(lines[0].removeprefix("worktree ")).resolve())
+    registered = set().union(*registered_worktrees(exp.results).values())
     on_disk = {folder.resolve()
                for folder in exp.results.glob("*/*/run_*/workspace")}
     assert registered == on_disk

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from scylla_build.layout import ResultsLayout, RunKey
 from scylla_build.worktree import Worktrees, commit_base, write_diff
 from tests.conftest import git, make_source_repo
 
@@ -18,12 +19,13 @@ def workspace(tmp_path: Path) -> Path:
     (source / ".gitignore").write_text("*.log\n")
     git(source, "add", ".gitignore")
     git(source, "commit", "-q", "-m", "ignore logs")
-    cache = tmp_path / "cache.git"
+    layout = ResultsLayout(tmp_path / "results")
+    cache = layout.source_cache
     git(tmp_path, "clone", "-q", "--bare", str(source), str(cache))
     sha = git(cache, "rev-parse", "main").strip()
-    folder = tmp_path / "results" / "T" / "s" / "run_01" / "workspace"
-    Worktrees(cache, tmp_path / "git.lock").create(folder, sha)
-    return folder
+    key = RunKey("T", "s", 1)
+    Worktrees(layout).create(key, sha)
+    return layout.run(key).workspace
 
 
 def test_base_commit_holds_the_overlay_and_leaves_a_clean_tree(
