@@ -5,7 +5,8 @@ benchmark can instead build a seed experiment of one run with the same
 source, prompt, commands and overlay content, and copy what that build left
 to every run of the large experiment: the run's checkpoint entry, doit's
 records of its three tasks, and its workspace, registered as a git worktree
-of the copied source cache the way `git worktree add` registers one. Every
+of the copied repository that registered the seed's (all runs in that one)
+the way `git worktree add` registers one. Every
 subtest of a synthetic experiment has the same agent signature, so the
 copies are what a real build would have recorded (except that every run's
 base commit is the seed's). Besides git's worktree layout, only files the
