@@ -4,13 +4,23 @@ The experiment's agent and judge are `true`, so a sequential first build
 (`doit run`, one job) costs almost only what the tool does per run: the
 worktree, the overlay and its base commit, the diff, the checkpoint and the
 run's records. Nothing is subtracted. The baseline, measured in the same
-invocation, is `git worktree add --detach` of the same 2,000-file source, one
-per run up to `--bare-limit` adds (1,000), from a bare clone as the tool's
-cache is. Past that many registrations each bare add slows down (git reads
-every registration of its repository), so a larger build is compared with
-the cost of an add into a repository of at most 1,000 worktrees, which is
-stricter than its own size would be. A bare process spawn is measured too,
-to show what the two `true` processes of a run cost.
+invocation, is `git worktree add --detach` of the same 2,000-file source from
+a bare clone, as the tool's cache is, up to `--bare-limit` adds (1,000) per
+size.
+
+A single add here takes anywhere from 0.5x to 2x its median, as the kernel
+creating thousands of files does, and that speed drifts over minutes. So
+each size is measured in rounds: the tool builds a slice of the runs (one
+`doit run` naming their judge tasks) between two halves of a slice of the
+bare adds, and drift weighs on both alike. Each round's `doit run` loads the
+whole experiment and writes the report at its end, which only adds to the
+tool's side.
+
+git reads every registration of a repository on each add and searches the
+names for a free one, so adds into one repository slow down as they pile
+up. The tool registers each subtest's workspaces (10 here) in a repository
+of their own; the baseline's registrations are moved aside after every 10
+adds to match, so neither side pays for the size of the experiment.
 
 Usage: python bench/first_build.py [--quick] [--sizes N ...] [--files N]
        [--bare-limit N] [--breakdown] [--profile]
@@ -41,15 +51,40 @@ from measurement import (
     seconds_text,
 )
 from profiling import print_profile
-from synthetic import Shape, git, make_source_repo, write_experiment
+from synthetic import (
+    RUNS_PER_SUBTEST,
+    Project,
+    Shape,
+    git,
+    make_source_repo,
+    write_experiment,
+)
 
-SIZES = (100, 1_000)
-QUICK_SIZES = (20, 100)
+SIZES = (100, 1_000, 10_000)
+QUICK_SIZES = (100, 500)
 SOURCE_FILES = 2_000
 SPAWNS = 200
 BARE_LIMIT = 1_000
+# Runs per round at the least, so that a round's doit start-up and report
+# stay a small part of it, and rounds per size at the most.
+MIN_ROUND_RUNS = 200
+MAX_ROUNDS = 10
 # Seconds after which a hung build is killed, plus ten seconds per run.
 BUILD_TIMEOUT = 600
+
+
+@dataclass(frozen=True)
+class Round:
+    """One slice of a size: the tool's runs and the bare adds around them."""
+
+    runs: int
+    tool_seconds: float
+    adds: int
+    bare_seconds: float
+
+    @property
+    def ratio(self) -> float:
+        return (self.tool_seconds / self.runs) / (self.bare_seconds / self.adds)
 
 
 @dataclass(frozen=True)
@@ -57,33 +92,51 @@ class SizeResult:
     """Per-run seconds of the tool and of the bare worktree add at one size."""
 
     runs: int
-    tool: float
-    bare: float
+    rounds: tuple[Round, ...]
     checkpoint_bytes: int
+
+    @property
+    def tool(self) -> float:
+        return sum(r.tool_seconds for r in self.rounds) / self.runs
+
+    @property
+    def bare(self) -> float:
+        return (sum(r.bare_seconds for r in self.rounds)
+                / sum(r.adds for r in self.rounds))
 
 
 class BareWorktrees:
-    """Detached worktrees of a bare clone of the source, added by plain git."""
+    """Detached worktrees of a bare clone of the source, added by plain git.
 
-    def __init__(self, folder: Path, repo: Path) -> None:
+    Every `group` adds the registrations are moved aside (outside the
+    timing), so that no add meets more than `group - 1` others.
+    """
+
+    def __init__(self, folder: Path, repo: Path, *, group: int) -> None:
         self.folder = folder
         self.cache = folder / "cache.git"
+        self.group = group
         folder.mkdir(parents=True)
         git(folder, "clone", "--quiet", "--bare", str(repo), str(self.cache))
         self.sha = git(self.cache, "rev-parse", "main")
         self.count = 0
 
-    def add(self, runs: int) -> float:
-        """Add `runs` more worktrees; return the seconds they took."""
+    def add(self, count: int) -> float:
+        """Add `count` more worktrees; return the seconds the adds took."""
         os.sync()  # earlier phases' writes must not be flushed on our time
-        started = time.perf_counter()
-        for _ in range(runs):
+        seconds = 0.0
+        for _ in range(count):
             self.count += 1
             workspace = self.folder / f"w{self.count:05d}" / "workspace"
+            started = time.perf_counter()
             subprocess.run(["git", "worktree", "add", "--detach", "--quiet",
                             str(workspace), self.sha],
                            cwd=self.cache, check=True, capture_output=True)
-        return time.perf_counter() - started
+            seconds += time.perf_counter() - started
+            if self.count % self.group == 0:
+                os.rename(self.cache / "worktrees",
+                          self.cache / f"retired-{self.count:05d}")
+        return seconds
 
 
 def spawn_seconds(executable: str) -> float:
@@ -96,46 +149,75 @@ def spawn_seconds(executable: str) -> float:
     return statistics.median(times)
 
 
-def tool_build(folder: Path, repo: Path, runs: int, true: str) -> tuple[float, int]:
-    """Build an experiment of `runs` runs sequentially; return s/run, checkpoint."""
-    project = write_experiment(folder, Shape.for_total(runs), repo=repo,
-                               agent=[true], judge=[true])
+def split(total: int, parts: int) -> list[int]:
+    """Split `total` into `parts` whole numbers that differ by at most one."""
+    size, extra = divmod(total, parts)
+    return [size + (1 if index < extra else 0) for index in range(parts)]
+
+
+def slices(project: Project, rounds: int) -> list[list[str]]:
+    """Return the judge task names of each round's runs, whole subtests each."""
+    subtests = project.shape.total // RUNS_PER_SUBTEST
+    keys = project.shape.run_keys()
+    names, start = [], 0
+    for count in split(subtests, rounds):
+        chunk = keys[start * RUNS_PER_SUBTEST:(start + count) * RUNS_PER_SUBTEST]
+        names.append([f"judge:{tier}:{sub}:{number}"
+                      for tier, sub, number in chunk])
+        start += count
+    return names
+
+
+def tool_round(project: Project, tasks: list[str]) -> float:
+    """Build the runs of `tasks` in one sequential `doit run`; return seconds."""
     os.sync()
-    sample = run_once([DOIT, "run"], cwd=project.root,
-                      timeout=BUILD_TIMEOUT + 10 * runs)
-    size = (project.results / "checkpoint.json").stat().st_size
-    return sample.seconds / runs, size
+    sample = run_once([DOIT, "run", *tasks], cwd=project.root,
+                      timeout=BUILD_TIMEOUT + 10 * len(tasks))
+    return sample.seconds
 
 
 def measure_size(folder: Path, repo: Path, runs: int, true: str, *,
                  bare_limit: int) -> SizeResult:
-    """Measure the tool between two halves of the baseline.
+    """Measure the tool in rounds, each between two halves of bare adds.
 
-    Drift in the machine's speed then weighs on both alike. Nothing is
-    deleted until all three phases are done, and each phase starts after a
-    sync, because deleting or writing back 100,000s of files slows whatever
-    runs next.
+    Nothing is deleted until every round is done, and each phase starts
+    after a sync, because deleting or writing back 100,000s of files slows
+    whatever runs next.
     """
-    adds = min(runs, bare_limit)
-    half = adds // 2
-    progress(f"{half:,} bare worktree adds of {repo.name}")
-    bare = BareWorktrees(folder / "bare", repo)
-    bare_seconds = bare.add(half)
-    progress(f"first build of {runs:,} runs, one job")
-    tool, checkpoint = tool_build(folder / "tool", repo, runs, true)
-    progress(f"{adds - half:,} more bare worktree adds")
-    bare_seconds += bare.add(adds - half)
+    project = write_experiment(folder / "tool", Shape.for_total(runs), repo=repo,
+                               agent=[true], judge=[true])
+    bare = BareWorktrees(folder / "bare", repo, group=RUNS_PER_SUBTEST)
+    count = max(1, min(MAX_ROUNDS, runs // MIN_ROUND_RUNS))
+    rounds = []
+    for index, (tasks, adds) in enumerate(zip(
+            slices(project, count), split(min(runs, bare_limit), count),
+            strict=True)):
+        progress(f"{runs:,} runs, round {index + 1} of {count}: {adds:,} bare "
+                 f"adds around a first build of {len(tasks):,} runs")
+        before = bare.add(adds // 2)
+        tool = tool_round(project, tasks)
+        after = bare.add(adds - adds // 2)
+        rounds.append(Round(len(tasks), tool, adds, before + after))
+    size = (project.results / "checkpoint.json").stat().st_size
     progress(f"deleting {folder}")
     shutil.rmtree(folder)
     os.sync()
-    bare_per_run = bare_seconds / adds
-    result = SizeResult(runs, tool, bare_per_run, checkpoint)
-    print(f"{'first build per run':<24} {runs:>6,} runs: tool "
-          f"{seconds_text(tool)} vs bare worktree add "
-          f"{seconds_text(bare_per_run)} = {ratio(tool, bare_per_run)} "
-          f"(bare: mean of {adds:,} adds; checkpoint.json "
-          f"{checkpoint / 1024:,.0f} KB)", flush=True)
+    result = SizeResult(runs, tuple(rounds), size)
+    print_size(result)
     return result
+
+
+def print_size(result: SizeResult) -> None:
+    """Print the size's ratio and the spread of its rounds' ratios."""
+    adds = sum(r.adds for r in result.rounds)
+    ratios = sorted(r.ratio for r in result.rounds)
+    spread = (f"; rounds {ratios[0]:.2f}x to {ratios[-1]:.2f}x, median "
+              f"{statistics.median(ratios):.2f}x" if len(ratios) > 1 else "")
+    print(f"{'first build per run':<24} {result.runs:>6,} runs: tool "
+          f"{seconds_text(result.tool)} vs bare worktree add "
+          f"{seconds_text(result.bare)} = {ratio(result.tool, result.bare)} "
+          f"({len(result.rounds)} round(s), {adds:,} bare adds{spread}; "
+          f"checkpoint.json {result.checkpoint_bytes / 1024:,.0f} KB)", flush=True)
 
 
 def report(results: list[SizeResult], spawn: float) -> None:
@@ -151,10 +233,11 @@ def report(results: list[SizeResult], spawn: float) -> None:
         print(f"{'per-run growth':<24} {span}: tool {growth[-1]}, bare worktree "
               f"add {ratio(large.bare, small.bare)}")
     last = results[-1]
+    growth_text = f"; tool per-run growth {' then '.join(growth)}" if growth else ""
     print(f"summary: first build at {last.runs:,} runs costs "
           f"{seconds_text(last.tool)} per run = {ratio(last.tool, last.bare)} a "
           f"bare worktree add ({seconds_text(last.bare)}); a process spawn is "
-          f"{seconds_text(spawn)}; tool per-run growth {' then '.join(growth)}")
+          f"{seconds_text(spawn)}{growth_text}")
 
 
 def profile_build(folder: Path, repo: Path, runs: int, true: str) -> None:
