@@ -28,11 +28,25 @@ def _worktrees(spec: RunSpec) -> Worktrees:
 
 
 def prepare_workspace(spec: RunSpec) -> str:
-    """Create the worktree at the pinned commit, lay the overlay, return the base."""
+    """Create the worktree at the base (the pinned commit plus the overlay).
+
+    The first run of a subtest lays the overlay on the pinned commit and
+    commits it; later runs check the worktree out at that commit directly.
+    Both lay the overlay over the checkout, since a file the source's
+    .gitignore matches is in no commit. Return the base.
+    """
     workspace = spec.paths.workspace
-    _worktrees(spec).create(spec.key, spec.experiment.source.resolve())
+    worktrees = _worktrees(spec)
+    commit = spec.experiment.source.resolve()
+    made_from = f"{commit}\0{overlay.fingerprint(spec.subtest.overlay)}"
+    known = worktrees.base(spec.key, made_from)
+    worktrees.create(spec.key, known or commit)
     overlay.lay(spec.subtest.overlay, workspace)
-    return commit_base(workspace, f"scylla-build: overlay of {spec.key}")
+    if known is not None:
+        return known
+    base = commit_base(workspace, f"scylla-build: overlay of {spec.subtest.key}")
+    worktrees.keep_base(spec.key, made_from, base)
+    return base
 
 
 def reset_workspace(spec: RunSpec, base: str) -> None:

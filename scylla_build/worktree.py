@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -28,6 +29,10 @@ _COMMIT_ENV = {**GIT_ENV,
 _COMMIT_CONFIG = ("-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null")
 # Paths per `git worktree repair` call, well under the argument-length limit.
 _REPAIR_BATCH = 200
+# A subtest's base commits, named by what they were made from (Worktrees.base).
+_BASE_REFS = "refs/scylla/bases"
+# The base commits this process has found or made, by repository and ref.
+_KNOWN_BASES: dict[tuple[Path, str], str] = {}
 
 
 def _git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
@@ -79,6 +84,24 @@ class Registry:
         with FileLock(self.lock):
             _git(self.repo, "worktree", "repair", *workspaces)
 
+    def commit_named(self, ref: str) -> str | None:
+        """Return the commit `ref` names in this repository, if it names one."""
+        if not (self.repo / "HEAD").exists():
+            return None
+        try:
+            return _git(self.repo, "rev-parse", "--verify", "--quiet",
+                        f"{ref}^{{commit}}").strip()
+        except git.GitCommandError:
+            return None
+
+    def name_commit(self, ref: str, sha: str) -> None:
+        """Point `ref` at `sha`; the lock keeps parallel runs from racing on it."""
+        with FileLock(self.lock):
+            # Only this method writes such refs, under this lock: a lock file
+            # of the ref is a leftover of a git that was killed.
+            (self.repo / f"{ref}.lock").unlink(missing_ok=True)
+            _git(self.repo, "update-ref", ref, sha)
+
     def sample_registration(self) -> Path | None:
         """Return where one registered worktree was last known to live."""
         with contextlib.suppress(OSError), \
@@ -112,6 +135,30 @@ class Worktrees:
         self.remove(workspace)
         repo = self.layout.subtest_repo(key.tier, key.subtest)
         self.registry(repo).add(workspace, sha, alternate=self.cache)
+
+    def base(self, key: RunKey, made_from: str) -> str | None:
+        """Return the base commit an earlier run of this subtest made, if any.
+
+        `made_from` names what a base is made of (the pinned commit and the
+        overlay's fingerprint): every run of a subtest starts from the same
+        files, and the commit is reproducible, so one made by any earlier
+        run, in any process, serves them all.
+        """
+        repo = self.layout.subtest_repo(key.tier, key.subtest)
+        ref = _base_ref(made_from)
+        found = _KNOWN_BASES.get((repo, ref))
+        if found is None:
+            found = self.registry(repo).commit_named(ref)
+            if found is not None:
+                _KNOWN_BASES[(repo, ref)] = found
+        return found
+
+    def keep_base(self, key: RunKey, made_from: str, sha: str) -> None:
+        """Name a subtest's new base commit for the runs that come after."""
+        repo = self.layout.subtest_repo(key.tier, key.subtest)
+        ref = _base_ref(made_from)
+        self.registry(repo).name_commit(ref, sha)
+        _KNOWN_BASES[(repo, ref)] = sha
 
     def remove(self, workspace: Path) -> None:
         """Remove a worktree and its registration, whichever half exists."""
@@ -180,6 +227,10 @@ class Worktrees:
             if sample is not None:
                 return sample
         return None
+
+
+def _base_ref(made_from: str) -> str:
+    return f"{_BASE_REFS}/{hashlib.sha256(made_from.encode()).hexdigest()}"
 
 
 def commit_base(workspace: Path, message: str) -> str:

@@ -1,4 +1,4 @@
-"""A workspace's base commit and the diff of what its agent changed."""
+"""A workspace's base commit, shared by a subtest's runs, and the agent's diff."""
 
 from __future__ import annotations
 
@@ -8,8 +8,17 @@ from pathlib import Path
 import pytest
 
 from scylla_build.layout import ResultsLayout, RunKey
-from scylla_build.worktree import Worktrees, commit_base, write_diff
-from tests.conftest import git, make_source_repo
+from scylla_build.worktree import Registry, Worktrees, commit_base, write_diff
+from tests.conftest import MakeExperiment, git, make_source_repo
+from tests.test_edit_table import (
+    S01,
+    checkpoint_entry,
+    edit_overlay,
+    first_build,
+    run_folder,
+    run_keys,
+)
+from tests.test_noop import doit_with_git_log, git_logger, logged_git
 
 
 @pytest.fixture
@@ -97,3 +106,60 @@ def test_diff_is_the_same_after_the_agent_commits_or_drops_its_index(
     assert subprocess.run(["git", "apply", "--check", "-R", str(tmp_path /
                                                             "plain.patch")],
                           cwd=workspace, check=False).returncode == 0
+
+
+def test_runs_of_a_subtest_share_one_base_commit_made_once(
+        make_experiment: MakeExperiment, tmp_path: Path) -> None:
+    exp = make_experiment(runs=3, s02_mode="pass")
+    overlay = exp.directory / "tiers" / "T1" / "s01"
+    (overlay / ".gitignore").write_text("secret.env\n")
+    (overlay / "secret.env").write_text("TOKEN=1\n")
+    bin_folder, log = git_logger(tmp_path / "bin")
+    done = doit_with_git_log(exp, bin_folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    commits = [argv for argv in logged_git(log) if "commit-tree" in argv]
+    assert len(commits) == 3  # one per subtest, not one per run
+    bases = {key: checkpoint_entry(exp, key)["base"] for key in run_keys(3)}
+    for subtest in ("T0:s00", "T1:s01", "T1:s02"):
+        assert len({bases[f"{subtest}:{n}"] for n in (1, 2, 3)}) == 1
+    assert len(set(bases.values())) == 3
+    base = str(bases["T1:s01:1"])
+    committed = git(run_folder(exp, "T1:s01:1") / "workspace",
+                    "ls-tree", "--name-only", base).split()
+    assert committed == [".gitignore", "HINT.md", "README.md", "src"]
+    for number in (1, 2, 3):
+        # Ignored by the source, so in no commit: laid over each checkout.
+        folder = run_folder(exp, f"T1:s01:{number}")
+        assert (folder / "workspace" / "secret.env").read_text() == "TOKEN=1\n"
+        assert "HINT.md" not in (folder / "diff.patch").read_text()
+
+
+def test_changed_overlay_gets_a_new_base_commit(
+        make_experiment: MakeExperiment) -> None:
+    exp = first_build(make_experiment)
+    before = checkpoint_entry(exp, "T1:s01:1")["base"]
+    edit_overlay(exp)
+    done = exp.doit()
+    assert done.returncode == 0, done.stdout + done.stderr
+    for key in S01:
+        base = str(checkpoint_entry(exp, key)["base"])
+        assert base != before
+        workspace = run_folder(exp, key) / "workspace"
+        assert git(workspace, "show", f"{base}:HINT.md") == "be exact"
+        assert (workspace / "HINT.md").read_text() == "be exact\n"
+        assert "HINT.md" not in (run_folder(exp, key) / "diff.patch").read_text()
+
+
+def test_base_ref_lock_left_by_a_killed_git_is_replaced(tmp_path: Path) -> None:
+    source = make_source_repo(tmp_path / "source")
+    repo = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(source), str(repo))
+    sha = git(repo, "rev-parse", "main")
+    registry = Registry(repo, tmp_path / "bare.lock")
+    ref = "refs/scylla/bases/0123"
+    (repo / "refs" / "scylla" / "bases").mkdir(parents=True)
+    (repo / f"{ref}.lock").write_text("")
+    registry.name_commit(ref, sha)
+    assert registry.commit_named(ref) == sha
+    assert registry.commit_named("refs/scylla/bases/none") is None
