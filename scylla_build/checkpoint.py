@@ -30,6 +30,8 @@ VERSION = 1
 # at least this large: rewriting the snapshot then costs O(1) per record.
 MIN_FOLD_BYTES = 256 * 1024
 _THREAD_LOCK = threading.Lock()
+# How many levels of these fields get a line per key: tier, subtest, run.
+_NESTED_LEVELS = {"runs": 3, "signatures": 1}
 
 Entry = dict[str, Any]
 
@@ -163,7 +165,7 @@ class Checkpoint:
         document["commit"] = self.commit
         temporary = self.path.with_name(
             f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        data = json.dumps(document, indent=1, sort_keys=True).encode()
+        data = render(document).encode()
         with temporary.open("wb") as handle:
             handle.write(data)
             handle.flush()
@@ -230,6 +232,29 @@ def _apply(document: dict[str, Any], change: dict[str, Any]) -> None:
     runs[str(key.number)] = {k: v for k, v in entry.items() if v is not None}
     document["revision"] = document.get("revision", 0) + 1
     document["signatures"].update(change.get("signatures", {}))
+
+
+def render(document: Mapping[str, Any]) -> str:
+    """Lay the ledger out as JSON with one run per line, keys sorted.
+
+    json's `indent` makes it fall back from its C encoder to pure Python,
+    three times slower on a ledger of 10,000 runs; the levels above a run are
+    laid out here and each run is encoded in one call, on its own line.
+    """
+    fields = ",\n".join(
+        f" {json.dumps(name)}: {_layout(value, _NESTED_LEVELS.get(name, 0), 1)}"
+        for name, value in sorted(document.items()))
+    return "{\n" + fields + "\n}\n"
+
+
+def _layout(value: Any, levels: int, depth: int) -> str:
+    if levels == 0 or not isinstance(value, dict) or not value:
+        return json.dumps(value, sort_keys=True)
+    pad = " " * (depth + 1)
+    fields = ",\n".join(
+        f"{pad}{json.dumps(name)}: {_layout(item, levels - 1, depth + 1)}"
+        for name, item in sorted(value.items()))
+    return "{\n" + fields + "\n" + " " * depth + "}"
 
 
 def _fsync_folder(folder: Path) -> None:

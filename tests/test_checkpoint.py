@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from scylla_build import checkpoint as checkpoint_module
-from scylla_build.checkpoint import VERSION, Checkpoint
+from scylla_build.checkpoint import VERSION, Checkpoint, render
 from scylla_build.errors import ScyllaError
 from scylla_build.layout import ResultsLayout, RunKey
 
@@ -64,6 +64,31 @@ def test_fold_writes_readable_json(tmp_path: Path) -> None:
     assert document["signatures"] == {"v1:abc": {"prompt": "p"}}
     assert not checkpoint.journal.exists()
     assert leftovers(tmp_path) == []
+
+
+def test_snapshot_puts_each_run_on_a_line_of_its_own(tmp_path: Path) -> None:
+    checkpoint = open_checkpoint(tmp_path)
+    keys = [RunKey("T1", "s01", 1), RunKey("T1", "s01", 2), RunKey("T2", "s01", 1)]
+    for key in keys:
+        checkpoint.record(key, {"status": "passed", "tokens": {"input": 3},
+                                "note": "a \"quoted\"\nline"},
+                          signatures={f"v1:{key.tier}": {"prompt": "p"}})
+    checkpoint.fold()
+    text = (tmp_path / "checkpoint.json").read_text()
+    document = snapshot(tmp_path)
+    assert text == render(document)
+    assert document["runs"] == {
+        "T1": {"s01": {"1": passed_entry(), "2": passed_entry()}},
+        "T2": {"s01": {"1": passed_entry()}}}
+    run_lines = [line for line in text.splitlines() if '"status": "passed"' in line]
+    assert [line.split(":")[0].strip() for line in run_lines] == ['"1"', '"2"', '"1"']
+    assert all(json.loads(line.strip().rstrip(",").partition(": ")[2])
+               == passed_entry() for line in run_lines)
+    assert '"v1:T1": {"prompt": "p"}' in text
+
+
+def passed_entry() -> dict[str, object]:
+    return {"status": "passed", "tokens": {"input": 3}, "note": 'a "quoted"\nline'}
 
 
 def test_record_is_seen_by_a_new_reader_before_fold(tmp_path: Path) -> None:
