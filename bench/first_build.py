@@ -176,8 +176,33 @@ def tool_round(project: Project, tasks: list[str]) -> float:
     return sample.seconds
 
 
+def room_for(inodes: int, folder: Path) -> bool:
+    """Say whether the file system has twice `inodes` free for new files."""
+    return os.statvfs(folder).f_favail > 2 * inodes
+
+
+def free_checkouts(project: Project, bare: BareWorktrees, *,
+                   rounds_done: int) -> int:
+    """Delete the checked-out files of workspaces built so far; return how many.
+
+    10,000 checkouts of 2,000 files are 20 million files, more inodes than
+    many file systems have. Each later round builds other subtests, whose
+    worktrees are registered in repositories of their own, so deleting
+    earlier checkouts changes nothing the tool or git reads on an add; the
+    registrations, the checkpoint and doit's records stay.
+    """
+    progress(f"freeing inodes: deleting the checkouts of {rounds_done} round(s)")
+    workspaces = [p for p in project.results.glob("*/*/run_*/workspace")
+                  if p.is_dir()]
+    workspaces += [p for p in bare.folder.glob("w*/workspace") if p.is_dir()]
+    for workspace in workspaces:
+        shutil.rmtree(workspace)
+    os.sync()
+    return len(workspaces)
+
+
 def measure_size(folder: Path, repo: Path, runs: int, true: str, *,
-                 bare_limit: int) -> SizeResult:
+                 bare_limit: int, files: int) -> SizeResult:
     """Measure the tool in rounds, each between two halves of bare adds.
 
     Nothing is deleted until every round is done, and each phase starts
@@ -189,9 +214,12 @@ def measure_size(folder: Path, repo: Path, runs: int, true: str, *,
     bare = BareWorktrees(folder / "bare", repo, group=RUNS_PER_SUBTEST)
     count = max(1, min(MAX_ROUNDS, runs // MIN_ROUND_RUNS))
     rounds = []
+    freed = 0
     for index, (tasks, adds) in enumerate(zip(
             slices(project, count), split(min(runs, bare_limit), count),
             strict=True)):
+        if index and not room_for((len(tasks) + adds) * (files + 50), folder):
+            freed += free_checkouts(project, bare, rounds_done=index)
         progress(f"{runs:,} runs, round {index + 1} of {count}: {adds:,} bare "
                  f"adds around a first build of {len(tasks):,} runs")
         before = bare.add(adds // 2)
@@ -199,6 +227,8 @@ def measure_size(folder: Path, repo: Path, runs: int, true: str, *,
         after = bare.add(adds - adds // 2)
         rounds.append(Round(len(tasks), tool, adds, before + after))
     size = (project.results / "checkpoint.json").stat().st_size
+    if freed:
+        progress(f"{freed:,} checkouts were deleted between rounds to free inodes")
     progress(f"deleting {folder}")
     shutil.rmtree(folder)
     os.sync()
@@ -312,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'bare process spawn':<24} {seconds_text(spawn)} "
               f"(median of {SPAWNS} runs of {true})", flush=True)
         results = [measure_size(folder / f"runs-{runs}", repo, runs, true,
-                                bare_limit=options.bare_limit)
+                                bare_limit=options.bare_limit, files=options.files)
                    for runs in sizes]
         if options.breakdown:
             breakdown_build(folder / "breakdown", repo, sizes[-1], true)
