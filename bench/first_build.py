@@ -229,11 +229,11 @@ def measure_size(folder: Path, repo: Path, runs: int, true: str, *,
     size = (project.results / "checkpoint.json").stat().st_size
     if freed:
         progress(f"{freed:,} checkouts were deleted between rounds to free inodes")
+    result = SizeResult(runs, tuple(rounds), size)
+    print_size(result)  # now: deleting millions of files takes minutes
     progress(f"deleting {folder}")
     shutil.rmtree(folder)
     os.sync()
-    result = SizeResult(runs, tuple(rounds), size)
-    print_size(result)
     return result
 
 
