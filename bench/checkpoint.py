@@ -30,7 +30,14 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from measurement import code_line, machine_line, progress, ratio, seconds_text
+from measurement import (
+    code_line,
+    machine_line,
+    progress,
+    ratio,
+    seconds_text,
+    stop_on_sigterm,
+)
 
 from scylla_build.checkpoint import Checkpoint
 from scylla_build.layout import ResultsLayout, RunKey
@@ -160,6 +167,7 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
+    stop_on_sigterm()
     sizes = options.sizes or (QUICK_SIZES if options.quick else SIZES)
     print(code_line(), flush=True)
     print(machine_line("start"), flush=True)

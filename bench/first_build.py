@@ -49,6 +49,7 @@ from measurement import (
     ratio,
     run_once,
     seconds_text,
+    stop_on_sigterm,
 )
 from profiling import print_profile
 from synthetic import (
@@ -328,6 +329,7 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
+    stop_on_sigterm()
     sizes = options.sizes or (QUICK_SIZES if options.quick else SIZES)
     true = shutil.which("true")
     if true is None:

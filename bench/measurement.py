@@ -108,6 +108,13 @@ def _wait(child: subprocess.Popen[bytes],
         timer.start()
     try:
         _, status, usage = os.wait4(child.pid, 0)
+    except BaseException:
+        # Ctrl-C or SIGTERM: the child runs in a session of its own, out of
+        # reach of the terminal's signal, so it goes with the benchmark.
+        kill()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(child.pid, 0)
+        raise
     finally:
         if timer:
             timer.cancel()
@@ -119,6 +126,14 @@ def _wait(child: subprocess.Popen[bytes],
 def _read_rss(path: Path) -> int:
     # GNU time puts "Command exited with non-zero status N" before the value.
     return int(path.read_text().split()[-1])
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM unwind like Ctrl-C: the running command is killed and the
+    temporary folder deleted."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def figure_of(samples: Sequence[Sample]) -> Figure:

@@ -37,6 +37,7 @@ from measurement import (
     ratio,
     run_once,
     seconds_text,
+    stop_on_sigterm,
 )
 from synthetic import (
     Project,
@@ -286,6 +287,7 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
+    stop_on_sigterm()
     warnings: list[str] = []
     sizes = options.sizes or (QUICK_SIZES if options.quick else SIZES)
     folder = Path(tempfile.mkdtemp(prefix="scylla-bench-noop-"))

@@ -25,6 +25,7 @@ from measurement import (
     ratio,
     run_once,
     seconds_text,
+    stop_on_sigterm,
 )
 from synthetic import Shape, make_source_repo, write_experiment
 
@@ -104,6 +105,7 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
+    stop_on_sigterm()
     shape = QUICK_RUNS if options.quick else RUNS
     print(code_line())
     print(machine_line("start"), flush=True)
