@@ -29,18 +29,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from measurement import (
     code_line,
     machine_line,
+    positive,
     progress,
     ratio,
+    require_venv,
     seconds_text,
     stop_on_sigterm,
 )
 
-from scylla_build.checkpoint import Checkpoint
-from scylla_build.layout import ResultsLayout, RunKey
+if TYPE_CHECKING:
+    from scylla_build.layout import RunKey
 
 SIZES = (100, 1_000, 10_000)
 QUICK_SIZES = (100, 1_000)
@@ -64,6 +67,9 @@ class SizeResult:
 
 def key_of(index: int) -> RunKey:
     """Number runs the way the synthetic experiments do: 10 per subtest."""
+    # Imported here, as in measure(), so that main() can first say which
+    # Python to use when this one lacks the package.
+    from scylla_build.layout import RunKey  # noqa: PLC0415
     subtest, number = divmod(index, RUNS_PER_SUBTEST)
     tier, subtest = divmod(subtest, SUBTESTS_PER_TIER)
     return RunKey(f"T{tier}", f"s{subtest:02d}", number + 1)
@@ -114,6 +120,8 @@ def fsynced_append(path: Path, data: bytes) -> None:
 
 
 def measure(folder: Path, runs: int, records: int) -> SizeResult:
+    from scylla_build.checkpoint import Checkpoint  # noqa: PLC0415  (see key_of)
+    from scylla_build.layout import ResultsLayout  # noqa: PLC0415
     results = folder / f"runs-{runs}"
     write_ledger(results, runs)
     checkpoint = Checkpoint(ResultsLayout(results), EXPERIMENT, COMMIT)
@@ -158,15 +166,16 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="sizes (100, 1000) instead of (100, 1000, 10000)")
-    parser.add_argument("--sizes", type=int, nargs="+",
+    parser.add_argument("--sizes", type=positive, nargs="+",
                         help="recorded runs in the ledger")
-    parser.add_argument("--records", type=int, default=51,
+    parser.add_argument("--records", type=positive, default=51,
                         help="records written per size (median; default 51)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
+    require_venv()
     stop_on_sigterm()
     sizes = options.sizes or (QUICK_SIZES if options.quick else SIZES)
     print(code_line(), flush=True)

@@ -45,8 +45,10 @@ from measurement import (
     PYTHON,
     code_line,
     machine_line,
+    positive,
     progress,
     ratio,
+    require_venv,
     run_once,
     seconds_text,
     stop_on_sigterm,
@@ -58,6 +60,7 @@ from synthetic import (
     Shape,
     git,
     make_source_repo,
+    run_count,
     write_experiment,
 )
 
@@ -263,6 +266,7 @@ def report(results: list[SizeResult], spawn: float) -> None:
         growth.append(ratio(large.tool, small.tool))
         print(f"{'per-run growth':<24} {span}: tool {growth[-1]}, bare worktree "
               f"add {ratio(large.bare, small.bare)}")
+    print(machine_line("end"))
     last = results[-1]
     growth_text = f"; tool per-run growth {' then '.join(growth)}" if growth else ""
     print(f"summary: first build at {last.runs:,} runs costs "
@@ -313,10 +317,11 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help=f"sizes {QUICK_SIZES} instead of {SIZES}")
-    parser.add_argument("--sizes", type=int, nargs="+", help="run counts to measure")
-    parser.add_argument("--files", type=int, default=SOURCE_FILES,
+    parser.add_argument("--sizes", type=run_count, nargs="+",
+                        help="run counts to measure")
+    parser.add_argument("--files", type=positive, default=SOURCE_FILES,
                         help=f"files in the source repository ({SOURCE_FILES:,})")
-    parser.add_argument("--bare-limit", type=int, default=BARE_LIMIT,
+    parser.add_argument("--bare-limit", type=positive, default=BARE_LIMIT,
                         help="most bare worktree adds per size, into one "
                         f"repository ({BARE_LIMIT:,})")
     parser.add_argument("--profile", action="store_true",
@@ -329,6 +334,7 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
+    require_venv()
     stop_on_sigterm()
     sizes = options.sizes or (QUICK_SIZES if options.quick else SIZES)
     true = shutil.which("true")
@@ -350,7 +356,6 @@ def main(argv: list[str] | None = None) -> int:
             breakdown_build(folder / "breakdown", repo, sizes[-1], true)
         if options.profile:
             profile_build(folder / "profile", repo, sizes[-1], true)
-        print(machine_line("end"))
         report(results, spawn)
     return 0
 

@@ -10,7 +10,9 @@ used and the figures carry this process's size as a floor.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import importlib.util
 import os
 import resource
 import signal
@@ -28,6 +30,26 @@ VENV_BIN = Path(sys.executable).parent
 DOIT = str(VENV_BIN / "doit")
 PYTHON = sys.executable
 GNU_TIME = "/usr/bin/time"
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number above zero."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not above zero")
+    return value
+
+
+def require_venv() -> None:
+    """Stop with advice unless this Python has the package and doit beside it."""
+    if importlib.util.find_spec("scylla_build") is None or not os.access(DOIT, os.X_OK):
+        raise SystemExit(
+            f"{PYTHON} has no scylla_build or no doit beside it; run the benchmarks "
+            "with the test environment's Python, e.g. .venv/bin/python "
+            "bench/noop.py (set it up with the README's test command)")
 
 
 class CommandFailed(RuntimeError):

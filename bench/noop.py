@@ -33,8 +33,10 @@ from measurement import (
     figure_of,
     machine_line,
     output_of,
+    positive,
     progress,
     ratio,
+    require_venv,
     run_once,
     seconds_text,
     stop_on_sigterm,
@@ -43,6 +45,7 @@ from synthetic import (
     Project,
     Shape,
     make_source_repo,
+    run_count,
     task_generation_script,
     write_experiment,
     write_floor,
@@ -270,12 +273,13 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help=f"sizes {QUICK_SIZES} instead of {SIZES}")
-    parser.add_argument("--sizes", type=int, nargs="+", help="run counts to measure")
-    parser.add_argument("--repeats", type=int, default=5,
+    parser.add_argument("--sizes", type=run_count, nargs="+",
+                        help="run counts to measure")
+    parser.add_argument("--repeats", type=positive, default=5,
                         help="whole-process runs per figure (median; default 5)")
-    parser.add_argument("--build-jobs", type=int, default=2,
+    parser.add_argument("--build-jobs", type=positive, default=2,
                         help="doit -n for the first builds (default 2)")
-    parser.add_argument("--real-build-limit", type=int, default=REAL_BUILD_LIMIT,
+    parser.add_argument("--real-build-limit", type=positive, default=REAL_BUILD_LIMIT,
                         help="synthesize the built state of larger experiments "
                         f"instead of building them (default {REAL_BUILD_LIMIT:,})")
     parser.add_argument("--profile", action="store_true",
@@ -287,6 +291,7 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
+    require_venv()
     stop_on_sigterm()
     warnings: list[str] = []
     sizes = options.sizes or (QUICK_SIZES if options.quick else SIZES)

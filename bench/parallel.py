@@ -21,8 +21,10 @@ from measurement import (
     CommandFailed,
     code_line,
     machine_line,
+    positive,
     progress,
     ratio,
+    require_venv,
     run_once,
     seconds_text,
     stop_on_sigterm,
@@ -96,7 +98,7 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK_RUNS.total} runs instead of {RUNS.total}")
-    parser.add_argument("--jobs", type=int, nargs="+", default=list(JOBS),
+    parser.add_argument("--jobs", type=positive, nargs="+", default=list(JOBS),
                         help="values of doit -n to measure (default 1 4 8)")
     parser.add_argument("--pool", choices=("process", "thread"),
                         default="process", help="doit -P (default process)")
@@ -105,6 +107,7 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
+    require_venv()
     stop_on_sigterm()
     shape = QUICK_RUNS if options.quick else RUNS
     print(code_line())
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                  for jobs in options.jobs}
     print(machine_line("end"))
     report(shape, walls)
-    return 0
+    return 1 if None in walls.values() else 0
 
 
 if __name__ == "__main__":

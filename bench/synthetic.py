@@ -10,11 +10,14 @@ costs for the same graph, with nothing of the tool in it.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from measurement import positive
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost",
@@ -185,3 +188,13 @@ def task_generation_script(generator: str) -> str:
             "spec.loader.exec_module(module)\n"
             f"count = sum(1 for _ in module.{generator}())\n"
             "assert count > 0, count\n")
+
+
+def run_count(text: str) -> int:
+    """An argparse type: a number of runs that Shape.for_total can lay out."""
+    value = positive(text)
+    try:
+        Shape.for_total(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value
