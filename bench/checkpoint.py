@@ -32,14 +32,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from measurement import (
-    code_line,
+    begin,
     machine_line,
     positive,
     progress,
     ratio,
-    require_venv,
     seconds_text,
-    stop_on_sigterm,
 )
 
 if TYPE_CHECKING:
@@ -175,11 +173,8 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
-    require_venv()
-    stop_on_sigterm()
+    begin()
     sizes = options.sizes or (QUICK_SIZES if options.quick else SIZES)
-    print(code_line(), flush=True)
-    print(machine_line("start"), flush=True)
     results = []
     with tempfile.TemporaryDirectory(prefix="scylla-bench-checkpoint-") as folder:
         for runs in sorted(sizes):

@@ -43,15 +43,13 @@ import git_trace
 from measurement import (
     DOIT,
     PYTHON,
-    code_line,
+    begin,
     machine_line,
     positive,
     progress,
     ratio,
-    require_venv,
     run_once,
     seconds_text,
-    stop_on_sigterm,
 )
 from profiling import print_profile
 from synthetic import (
@@ -334,16 +332,13 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
-    require_venv()
-    stop_on_sigterm()
+    begin()
     sizes = options.sizes or (QUICK_SIZES if options.quick else SIZES)
     true = shutil.which("true")
     if true is None:
         raise SystemExit("no `true` executable on PATH")
     with tempfile.TemporaryDirectory(prefix="scylla-bench-first-") as name:
         folder = Path(name)
-        print(code_line())
-        print(machine_line("start"), flush=True)
         progress(f"source repository of {options.files:,} files")
         repo = make_source_repo(folder / "source", files=options.files)
         spawn = spawn_seconds(true)

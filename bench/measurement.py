@@ -150,6 +150,14 @@ def _read_rss(path: Path) -> int:
     return int(path.read_text().split()[-1])
 
 
+def begin() -> None:
+    """Start a benchmark: check the Python, take SIGTERM, name code and machine."""
+    require_venv()
+    stop_on_sigterm()
+    print(code_line(), flush=True)
+    print(machine_line("start"), flush=True)
+
+
 def stop_on_sigterm() -> None:
     """Make SIGTERM unwind like Ctrl-C: the running command is killed and the
     temporary folder deleted."""

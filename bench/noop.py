@@ -29,17 +29,15 @@ from measurement import (
     DOIT,
     PYTHON,
     Figure,
-    code_line,
+    begin,
     figure_of,
     machine_line,
     output_of,
     positive,
     progress,
     ratio,
-    require_venv,
     run_once,
     seconds_text,
-    stop_on_sigterm,
 )
 from synthetic import (
     Project,
@@ -291,13 +289,10 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
-    require_venv()
-    stop_on_sigterm()
+    begin()
     warnings: list[str] = []
     sizes = options.sizes or (QUICK_SIZES if options.quick else SIZES)
     folder = Path(tempfile.mkdtemp(prefix="scylla-bench-noop-"))
-    print(code_line())
-    print(machine_line("start"), flush=True)
     try:
         repo = make_source_repo(folder / "source")
         results = []

@@ -19,15 +19,13 @@ from pathlib import Path
 from measurement import (
     DOIT,
     CommandFailed,
-    code_line,
+    begin,
     machine_line,
     positive,
     progress,
     ratio,
-    require_venv,
     run_once,
     seconds_text,
-    stop_on_sigterm,
 )
 from synthetic import Shape, make_source_repo, write_experiment
 
@@ -107,11 +105,8 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
-    require_venv()
-    stop_on_sigterm()
+    begin()
     shape = QUICK_RUNS if options.quick else RUNS
-    print(code_line())
-    print(machine_line("start"), flush=True)
     with tempfile.TemporaryDirectory(prefix="scylla-bench-parallel-") as name:
         folder = Path(name)
         repo = make_source_repo(folder / "source")
