@@ -38,6 +38,10 @@ def prepare_workspace(spec: RunSpec) -> str:
     workspace = spec.paths.workspace
     worktrees = _worktrees(spec)
     commit = spec.experiment.source.resolve()
+    # The overlay is fingerprinted again here rather than taken from the
+    # signature computed at load: the base must be named by the files laid
+    # now, or an overlay edited during a build would file a base under the
+    # fingerprint of files it does not hold. The walk is small beside the add.
     made_from = f"{commit}\0{overlay.fingerprint(spec.subtest.overlay)}"
     known = worktrees.base(spec.key, made_from)
     worktrees.create(spec.key, known or commit)
