@@ -207,9 +207,10 @@ def measure_size(folder: Path, repo: Path, runs: int, true: str, *,
                  bare_limit: int, files: int) -> SizeResult:
     """Measure the tool in rounds, each between two halves of bare adds.
 
-    Nothing is deleted until every round is done, and each phase starts
-    after a sync, because deleting or writing back 100,000s of files slows
-    whatever runs next.
+    Nothing is deleted until every round is done, unless the file system
+    runs short of inodes (free_checkouts), and each phase starts after a
+    sync, because deleting or writing back 100,000s of files slows whatever
+    runs next.
     """
     project = write_experiment(folder / "tool", Shape.for_total(runs), repo=repo,
                                agent=[true], judge=[true])

@@ -159,8 +159,10 @@ def begin() -> None:
 
 
 def stop_on_sigterm() -> None:
-    """Make SIGTERM unwind like Ctrl-C: the running command is killed and the
-    temporary folder deleted."""
+    """Make SIGTERM unwind like Ctrl-C.
+
+    The running command is then killed and the temporary folder deleted.
+    """
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupt)
